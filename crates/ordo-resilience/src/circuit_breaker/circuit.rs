@@ -1,0 +1,577 @@
+//! The circuit's state machine, shared by every clone of a breaker service.
+//!
+//! One 64-bit word holds the state and a generation that every transition
+//! increments. A call's permit remembers the word it was admitted under, so
+//! an outcome arriving after the circuit moved on (a slow call admitted
+//! before a trip) is dropped instead of polluting the new state's counts.
+//!
+//! In the closed state, admission is one atomic load; recording is the
+//! window's work (see [`crate::window`]) plus one load of the state word.
+//! Neither takes a lock or allocates. Transitions are compare-and-swaps of
+//! the state word; the data a state needs (open deadline, ramp start, a
+//! fresh window) is prepared before the swap publishes it. Half-open
+//! bookkeeping is a second word tagged with the low bits of the generation,
+//! so a new half-open period starts from zero without a reset step.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::config::{CircuitBreakerConfig, SlidingWindow};
+use super::{CircuitOpen, CircuitState};
+use crate::classify::Outcome;
+use crate::events::EventKind;
+use crate::padded::Padded;
+use crate::telemetry::Telemetry;
+use crate::window::{Buckets, CountWindow, Snapshot};
+
+// Internal state codes. `PROBING` and `RAMPING` are both half-open.
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const PROBING: u64 = 2;
+const FORCED_OPEN: u64 = 3;
+const DISABLED: u64 = 4;
+const METRICS_ONLY: u64 = 5;
+const RAMPING: u64 = 6;
+
+#[inline]
+fn code(word: u64) -> u64 {
+    word & 0xff
+}
+
+#[inline]
+fn generation_tag(word: u64) -> u64 {
+    (word >> 8) & 0xffff
+}
+
+fn public(code: u64) -> CircuitState {
+    match code {
+        CLOSED => CircuitState::Closed,
+        OPEN => CircuitState::Open,
+        PROBING | RAMPING => CircuitState::HalfOpen,
+        FORCED_OPEN => CircuitState::ForcedOpen,
+        DISABLED => CircuitState::Disabled,
+        _ => CircuitState::MetricsOnly,
+    }
+}
+
+// The probe word: [tag:16 | admitted:12 | done:12 | failed:12 | slow:12].
+#[derive(Clone, Copy, Default)]
+struct Probes {
+    admitted: u64,
+    done: u64,
+    failed: u64,
+    slow: u64,
+}
+
+impl Probes {
+    fn unpack(word: u64, tag: u64) -> Probes {
+        if word >> 48 != tag {
+            return Probes::default();
+        }
+        Probes {
+            admitted: (word >> 36) & 0xfff,
+            done: (word >> 24) & 0xfff,
+            failed: (word >> 12) & 0xfff,
+            slow: word & 0xfff,
+        }
+    }
+
+    fn pack(self, tag: u64) -> u64 {
+        tag << 48 | self.admitted << 36 | self.done << 24 | self.failed << 12 | self.slow
+    }
+}
+
+#[derive(Debug)]
+enum Window {
+    Count(CountWindow),
+    Time(Buckets<3>),
+    Consecutive(Padded<AtomicU32>, u32),
+}
+
+/// What a call was admitted under: the state word, and for a probe the
+/// stamp it left in its slot (zero otherwise). Two words, so it travels in
+/// registers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Permit {
+    word: u64,
+    stamp: u64,
+}
+
+impl Permit {
+    #[inline]
+    pub(crate) fn is_probe(&self) -> bool {
+        self.stamp != 0
+    }
+}
+
+pub(crate) enum Admission {
+    Granted(Permit),
+    Rejected(CircuitOpen),
+    /// The state changed under us: look again.
+    Again,
+}
+
+#[derive(Debug)]
+pub(crate) struct Circuit {
+    state: Padded<AtomicU64>,
+    window: Window,
+    open_until: AtomicU64,
+    trips: AtomicU32,
+    probes: AtomicU64,
+    probe_slots: Box<[AtomicU64]>,
+    ramp_start: AtomicU64,
+    ramp_seq: AtomicU64,
+    ramp_permille: Box<[u64]>,
+    config: CircuitBreakerConfig,
+    minimum_calls: u64,
+    origin: Instant,
+    pub(crate) telemetry: Telemetry,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Circuit {
+    pub(crate) fn new(config: CircuitBreakerConfig, telemetry: Telemetry) -> Circuit {
+        let origin = Instant::now();
+        let window = match config.window {
+            SlidingWindow::Count { size } => Window::Count(CountWindow::new(size)),
+            SlidingWindow::Time { length, buckets } => {
+                Window::Time(Buckets::new(origin, length / buckets, buckets))
+            }
+            SlidingWindow::ConsecutiveFailures { failures } => {
+                Window::Consecutive(Padded(AtomicU32::new(0)), failures)
+            }
+        };
+        if let Some(m) = telemetry.metrics() {
+            m.set_circuit_state(CircuitState::Closed);
+        }
+        Circuit {
+            state: Padded(AtomicU64::new(CLOSED)),
+            window,
+            open_until: AtomicU64::new(0),
+            trips: AtomicU32::new(0),
+            probes: AtomicU64::new(0),
+            probe_slots: (0..config.half_open.permitted_calls)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            ramp_start: AtomicU64::new(0),
+            ramp_seq: AtomicU64::new(0),
+            ramp_permille: config
+                .half_open
+                .ramp
+                .iter()
+                .map(|s| (s * 1000.0).round().clamp(1.0, 999.0) as u64)
+                .collect(),
+            minimum_calls: u64::from(config.minimum_calls),
+            config,
+            origin,
+            telemetry,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &CircuitBreakerConfig {
+        &self.config
+    }
+
+    /// True when calls must be timed to detect slow ones.
+    #[inline]
+    pub(crate) fn times_calls(&self) -> bool {
+        self.config.slow_calls.is_some()
+    }
+
+    fn since_origin(&self, now: Instant) -> u64 {
+        nanos(now.saturating_duration_since(self.origin))
+    }
+
+    pub(crate) fn state(&self) -> CircuitState {
+        public(code(self.state.load(Ordering::Acquire)))
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        match &self.window {
+            Window::Count(w) => w.snapshot(),
+            Window::Time(b) => {
+                let [calls, failures, slow] = b.sum(Instant::now());
+                Snapshot {
+                    calls,
+                    failures,
+                    slow,
+                }
+            }
+            Window::Consecutive(c, _) => {
+                let n = u64::from(c.load(Ordering::Relaxed));
+                Snapshot {
+                    calls: n,
+                    failures: n,
+                    slow: 0,
+                }
+            }
+        }
+    }
+
+    /// Admits a call or says why not.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Result<Permit, CircuitOpen> {
+        loop {
+            let word = self.state.load(Ordering::Acquire);
+            let admission = match code(word) {
+                CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit { word, stamp: 0 }),
+                _ => self.admit_slow_path(word),
+            };
+            match admission {
+                Admission::Granted(p) => return Ok(p),
+                Admission::Rejected(e) => {
+                    self.telemetry.emit(EventKind::Rejected {
+                        reason: crate::ErrorKind::CircuitOpen,
+                    });
+                    return Err(e);
+                }
+                Admission::Again => continue,
+            }
+        }
+    }
+
+    #[cold]
+    fn admit_slow_path(&self, word: u64) -> Admission {
+        match code(word) {
+            FORCED_OPEN => Admission::Rejected(CircuitOpen::forced()),
+            OPEN => {
+                let now = Instant::now();
+                let elapsed = self.since_origin(now);
+                let until = self.open_until.load(Ordering::Acquire);
+                if elapsed < until {
+                    return Admission::Rejected(CircuitOpen::waiting(Duration::from_nanos(
+                        until - elapsed,
+                    )));
+                }
+                self.transition(word, PROBING);
+                Admission::Again
+            }
+            PROBING => self.admit_probe(word),
+            RAMPING => self.admit_ramp(word),
+            _ => Admission::Again,
+        }
+    }
+
+    fn admit_probe(&self, word: u64) -> Admission {
+        let tag = generation_tag(word);
+        let permitted = u64::from(self.config.half_open.permitted_calls);
+        let mut cur = self.probes.load(Ordering::Acquire);
+        loop {
+            let mut p = Probes::unpack(cur, tag);
+            if p.admitted >= permitted {
+                break;
+            }
+            p.admitted += 1;
+            match self.probes.compare_exchange_weak(
+                cur,
+                p.pack(tag),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Admission::Granted(self.claim_probe_slot(word, tag)),
+                Err(actual) => cur = actual,
+            }
+        }
+        // Every permit is out. A probe past its deadline gives its permit
+        // back as a failure, which may end the probe stage.
+        if self.expire_probes(word, tag) {
+            Admission::Again
+        } else {
+            Admission::Rejected(CircuitOpen::probes_busy())
+        }
+    }
+
+    fn claim_probe_slot(&self, word: u64, tag: u64) -> Permit {
+        let start_ms = self.since_origin(Instant::now()) / 1_000_000 + 1;
+        let stamp = tag << 48 | (start_ms & ((1 << 48) - 1));
+        for slot in self.probe_slots.iter() {
+            let v = slot.load(Ordering::Acquire);
+            if (v == 0 || v >> 48 != tag)
+                && slot
+                    .compare_exchange(v, stamp, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Permit { word, stamp };
+            }
+        }
+        // Admitted probes never outnumber slots, so this is only reached if
+        // a stale probe of this generation still holds one: run untracked.
+        Permit { word, stamp: 0 }
+    }
+
+    fn expire_probes(&self, word: u64, tag: u64) -> bool {
+        let deadline_ms =
+            u64::try_from(self.config.half_open.probe_deadline.as_millis()).unwrap_or(u64::MAX);
+        let now_ms = self.since_origin(Instant::now()) / 1_000_000 + 1;
+        let mut expired = false;
+        for slot in self.probe_slots.iter() {
+            let v = slot.load(Ordering::Acquire);
+            if v == 0 || v >> 48 != tag {
+                continue;
+            }
+            let start_ms = v & ((1 << 48) - 1);
+            if now_ms.saturating_sub(start_ms) < deadline_ms {
+                continue;
+            }
+            if slot
+                .compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                expired = true;
+                self.telemetry.emit(EventKind::ProbeExpired);
+                self.count_probe(word, tag, true, false);
+            }
+        }
+        expired
+    }
+
+    fn admit_ramp(&self, word: u64) -> Admission {
+        let step_nanos = nanos(self.config.half_open.ramp_step).max(1);
+        let elapsed = self
+            .since_origin(Instant::now())
+            .saturating_sub(self.ramp_start.load(Ordering::Acquire));
+        let step = (elapsed / step_nanos) as usize;
+        let Some(&permille) = self.ramp_permille.get(step) else {
+            // The ramp is over: close, keeping what the ramp recorded.
+            self.transition(word, CLOSED);
+            return Admission::Again;
+        };
+        let n = self.ramp_seq.fetch_add(1, Ordering::Relaxed);
+        // Admit calls n for which floor(n * share) steps up: an even spread.
+        if (n + 1) * permille / 1000 > n * permille / 1000 {
+            Admission::Granted(Permit { word, stamp: 0 })
+        } else {
+            Admission::Rejected(CircuitOpen::ramping())
+        }
+    }
+
+    /// Records a finished call.
+    #[inline]
+    pub(crate) fn on_result(
+        &self,
+        permit: &Permit,
+        outcome: Outcome,
+        slow: bool,
+        now: Option<Instant>,
+    ) {
+        if outcome == Outcome::Ignored {
+            self.on_cancel(permit);
+            return;
+        }
+        let failed = outcome == Outcome::Failure;
+        match code(permit.word) {
+            CLOSED | RAMPING | METRICS_ONLY => self.record(permit.word, failed, slow, now),
+            PROBING => {
+                if self.release_probe_slot(permit) {
+                    self.count_probe(permit.word, generation_tag(permit.word), failed, slow);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn record(&self, word: u64, failed: bool, slow: bool, now: Option<Instant>) {
+        // An outcome from before the last transition belongs to a window
+        // that no longer exists.
+        if self.state.load(Ordering::Relaxed) != word {
+            return;
+        }
+        let exceeded = match &self.window {
+            Window::Count(w) => match w.record(failed, slow) {
+                None => false,
+                Some(s) => self.config.exceeded(&s, self.minimum_calls),
+            },
+            Window::Time(b) => {
+                let now = now.unwrap_or_else(Instant::now);
+                b.add(now, [1, u64::from(failed), u64::from(slow)]);
+                // A success cannot raise a rate; only bad calls re-judge.
+                if failed || slow {
+                    let [calls, failures, slow] = b.sum(now);
+                    let s = Snapshot {
+                        calls,
+                        failures,
+                        slow,
+                    };
+                    self.config.exceeded(&s, self.minimum_calls)
+                } else {
+                    false
+                }
+            }
+            Window::Consecutive(run, threshold) => {
+                if failed || slow {
+                    run.fetch_add(1, Ordering::AcqRel) + 1 >= *threshold
+                } else {
+                    if run.load(Ordering::Relaxed) != 0 {
+                        run.store(0, Ordering::Release);
+                    }
+                    false
+                }
+            }
+        };
+        if exceeded && code(word) != METRICS_ONLY {
+            self.transition(word, OPEN);
+        }
+    }
+
+    fn count_probe(&self, word: u64, tag: u64, failed: bool, slow: bool) {
+        let permitted = u64::from(self.config.half_open.permitted_calls);
+        let mut cur = self.probes.load(Ordering::Acquire);
+        loop {
+            if cur >> 48 != tag {
+                return;
+            }
+            let mut p = Probes::unpack(cur, tag);
+            p.done += 1;
+            p.failed += u64::from(failed);
+            p.slow += u64::from(slow);
+            match self.probes.compare_exchange_weak(
+                cur,
+                p.pack(tag),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if p.done == permitted {
+                        self.judge_probes(word, p);
+                    }
+                    return;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    fn judge_probes(&self, word: u64, p: Probes) {
+        let failed = match self.window {
+            Window::Consecutive(..) => p.failed > 0 || p.slow > 0,
+            _ => self.config.exceeded(
+                &Snapshot {
+                    calls: p.done,
+                    failures: p.failed,
+                    slow: p.slow,
+                },
+                1,
+            ),
+        };
+        let next = if failed {
+            OPEN
+        } else if self.ramp_permille.is_empty() {
+            CLOSED
+        } else {
+            RAMPING
+        };
+        self.transition(word, next);
+    }
+
+    /// A call ended without an outcome (dropped, or ignored): give back a
+    /// probe's permit so another call can take it.
+    pub(crate) fn on_cancel(&self, permit: &Permit) {
+        if !self.release_probe_slot(permit) {
+            return;
+        }
+        let tag = generation_tag(permit.word);
+        let _ = self
+            .probes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                if cur >> 48 != tag {
+                    return None;
+                }
+                let mut p = Probes::unpack(cur, tag);
+                p.admitted = p.admitted.saturating_sub(1);
+                Some(p.pack(tag))
+            });
+    }
+
+    /// Frees the probe's slot; false if it was not a probe, or its slot was
+    /// already reclaimed by the deadline.
+    fn release_probe_slot(&self, permit: &Permit) -> bool {
+        permit.stamp != 0
+            && self.probe_slots.iter().any(|slot| {
+                slot.compare_exchange(permit.stamp, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            })
+    }
+
+    /// Moves from `from` (the exact word) to state `to`, preparing what the
+    /// new state needs first. Returns false if another thread moved first.
+    pub(crate) fn transition(&self, from: u64, to: u64) -> bool {
+        let now = Instant::now();
+        match to {
+            OPEN => {
+                let trip = self.trips.load(Ordering::Acquire).saturating_add(1);
+                let wait = self.config.open_wait.after_trip(trip);
+                self.open_until.store(
+                    self.since_origin(now).saturating_add(nanos(wait)),
+                    Ordering::Release,
+                );
+            }
+            RAMPING => {
+                self.reset_window();
+                self.ramp_start
+                    .store(self.since_origin(now), Ordering::Release);
+            }
+            // From probing (or by hand), closing starts from a clean
+            // window; from ramping it keeps what the ramp recorded.
+            CLOSED if code(from) != RAMPING => self.reset_window(),
+            METRICS_ONLY => self.reset_window(),
+            _ => {}
+        }
+        let next = ((from >> 8).wrapping_add(1) << 8) | to;
+        if self
+            .state
+            .compare_exchange(from, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        match to {
+            OPEN => {
+                self.trips.fetch_add(1, Ordering::AcqRel);
+            }
+            CLOSED => self.trips.store(0, Ordering::Release),
+            _ => {}
+        }
+        let (pf, pt) = (public(code(from)), public(to));
+        if pf != pt {
+            self.telemetry
+                .emit(EventKind::CircuitTransition { from: pf, to: pt });
+        }
+        true
+    }
+
+    fn reset_window(&self) {
+        match &self.window {
+            Window::Count(w) => w.reset(),
+            Window::Time(b) => b.reset(),
+            Window::Consecutive(run, _) => run.store(0, Ordering::Release),
+        }
+    }
+
+    /// Moves to `to` from whatever state the circuit is in (by hand).
+    pub(crate) fn force(&self, to: CircuitState) {
+        let to = match to {
+            CircuitState::Closed => CLOSED,
+            CircuitState::Open => OPEN,
+            CircuitState::HalfOpen => PROBING,
+            CircuitState::ForcedOpen => FORCED_OPEN,
+            CircuitState::Disabled => DISABLED,
+            CircuitState::MetricsOnly => METRICS_ONLY,
+        };
+        loop {
+            let from = self.state.load(Ordering::Acquire);
+            // Closing by hand always starts afresh, even from a ramp.
+            if to == CLOSED && code(from) == RAMPING {
+                self.reset_window();
+            }
+            if self.transition(from, to) {
+                return;
+            }
+        }
+    }
+}
