@@ -116,22 +116,11 @@ where
 /// `429 Too Many Requests` and `503 Service Unavailable` carrying a
 /// `Retry-After` header (delta-seconds, or an HTTP-date read against the
 /// response's own `Date` header) yield that delay from
-/// [`Classify::retry_after`], capped at [`HttpClassifier::max_retry_after`]
-/// (default 60 s): a longer request is not honoured and the response is
-/// returned as it is.
-#[derive(Debug, Clone)]
+/// [`Classify::retry_after`]; retry decides whether it is short enough to
+/// wait for.
+#[derive(Debug, Clone, Default)]
 pub struct HttpClassifier {
     extra_failures: [u16; 4],
-    max_retry_after: Duration,
-}
-
-impl Default for HttpClassifier {
-    fn default() -> Self {
-        HttpClassifier {
-            extra_failures: [0; 4],
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
 }
 
 impl HttpClassifier {
@@ -146,12 +135,6 @@ impl HttpClassifier {
         if let Some(slot) = self.extra_failures.iter_mut().find(|s| **s == 0) {
             *slot = status.as_u16();
         }
-        self
-    }
-
-    /// The longest `Retry-After` that retry will honour.
-    pub fn max_retry_after(mut self, max: Duration) -> Self {
-        self.max_retry_after = max;
         self
     }
 
@@ -177,8 +160,7 @@ impl<B, E: ResilienceError> Classify<http::Response<B>, E> for HttpClassifier {
         {
             return None;
         }
-        let delay = parse_retry_after(resp.headers())?;
-        (delay <= self.max_retry_after).then_some(delay)
+        parse_retry_after(resp.headers())
     }
 }
 
@@ -253,13 +235,9 @@ mod tests {
             ],
         ));
         assert_eq!(c.retry_after(&r), Some(Duration::from_secs(10)));
-        // Not honoured on other statuses, past the cap, or unparseable.
+        // Not read on other statuses, nor when unparseable.
         assert_eq!(
             c.retry_after(&R::Ok(resp(500, &[("retry-after", "3")]))),
-            None
-        );
-        assert_eq!(
-            c.retry_after(&R::Ok(resp(429, &[("retry-after", "3600")]))),
             None
         );
         assert_eq!(

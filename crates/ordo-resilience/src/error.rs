@@ -64,6 +64,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Inner,
+        ErrorKind::CircuitOpen,
+        ErrorKind::BulkheadFull,
+        ErrorKind::Timeout,
+        ErrorKind::ConcurrencyLimited,
+        ErrorKind::Throttled,
+        ErrorKind::RateLimited,
+    ];
+
     /// True for decisions a policy makes locally, without the call reaching
     /// the dependency: circuit open, bulkhead full, concurrency limited,
     /// throttled, rate limited.

@@ -107,6 +107,15 @@ pub enum GiveUp {
 }
 
 impl GiveUp {
+    /// Every reason, in declaration order.
+    pub const ALL: [GiveUp; 5] = [
+        GiveUp::Attempts,
+        GiveUp::Budget,
+        GiveUp::NotIdempotent,
+        GiveUp::NotCloneable,
+        GiveUp::RetryAfterTooLong,
+    ];
+
     /// A short, stable name for logs and metrics labels.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -174,19 +174,38 @@ impl Metrics {
             self.circuit_state
                 .get_or_create_owned(&l(&[("state", s.as_str())]))
         });
-        // The initial state is visible before the first transition.
-        states[CircuitState::Closed as usize].set(0);
+        // Every series exists from the start, at zero, so that rates and
+        // alerts work before the first event, and so that counting never
+        // allocates a label set.
+        let calls = ErrorKind::ALL.map(|k| {
+            let outcome = if k == ErrorKind::Inner {
+                "failure"
+            } else {
+                k.as_str()
+            };
+            self.calls.get_or_create_owned(&l(&[("outcome", outcome)]))
+        });
         PolicyMetrics {
             family: self.clone(),
             policy: policy.into(),
             calls_success: self
                 .calls
                 .get_or_create_owned(&l(&[("outcome", "success")])),
-            calls_failure: self
-                .calls
-                .get_or_create_owned(&l(&[("outcome", "failure")])),
+            calls,
             duration: self.durations.get_or_create_owned(&l(&[])),
             states,
+            rejections: ErrorKind::ALL.map(|k| {
+                self.rejections
+                    .get_or_create_owned(&l(&[("reason", k.as_str())]))
+            }),
+            fallbacks: Cause::ALL.map(|c| {
+                self.fallbacks
+                    .get_or_create_owned(&l(&[("cause", c.as_str())]))
+            }),
+            give_ups: GiveUp::ALL.map(|g| {
+                self.give_ups
+                    .get_or_create_owned(&l(&[("reason", g.as_str())]))
+            }),
             timeouts: self.timeouts.get_or_create_owned(&l(&[])),
             retries: self.retries.get_or_create_owned(&l(&[])),
             hedges: self.hedges.get_or_create_owned(&l(&[])),
@@ -203,9 +222,13 @@ pub(crate) struct PolicyMetrics {
     family: Metrics,
     policy: Arc<str>,
     calls_success: Counter,
-    calls_failure: Counter,
+    /// By [`ErrorKind`] (`Inner` counts as `failure`).
+    calls: [Counter; 7],
     duration: AtomicHistogram,
     states: [Gauge; 6],
+    rejections: [Counter; 7],
+    fallbacks: [Counter; 7],
+    give_ups: [Counter; 5],
     timeouts: Counter,
     retries: Counter,
     hedges: Counter,
@@ -220,29 +243,13 @@ impl PolicyMetrics {
         self.family.for_policy(policy)
     }
 
-    fn labels(&self, extra: &[(&'static str, &'static str)]) -> Labels {
-        let mut v = vec![("policy", self.policy.to_string())];
-        v.extend(extra.iter().map(|(k, val)| (*k, (*val).to_owned())));
-        v
-    }
-
     /// Counts a finished call and its duration.
     #[inline]
     pub(crate) fn record_call(&self, outcome: Result<(), ErrorKind>, elapsed: Option<Duration>) {
         match outcome {
-            Ok(()) => {
-                self.calls_success.inc();
-            }
-            Err(ErrorKind::Inner) => {
-                self.calls_failure.inc();
-            }
-            Err(kind) => {
-                self.family
-                    .calls
-                    .get_or_create(&self.labels(&[("outcome", kind.as_str())]))
-                    .inc();
-            }
-        }
+            Ok(()) => self.calls_success.inc(),
+            Err(kind) => self.calls[kind as usize].inc(),
+        };
         if let Some(elapsed) = elapsed {
             self.duration.observe(elapsed);
         }
@@ -254,16 +261,16 @@ impl PolicyMetrics {
             EventKind::CircuitTransition { from, to } => {
                 self.states[from as usize].set(0);
                 self.states[to as usize].set(1);
-                self.family
-                    .transitions
-                    .get_or_create(&self.labels(&[("from", from.as_str()), ("to", to.as_str())]))
-                    .inc();
+                // Transitions are rare; their series are made on first use.
+                let labels = vec![
+                    ("policy", self.policy.to_string()),
+                    ("from", from.as_str().to_owned()),
+                    ("to", to.as_str().to_owned()),
+                ];
+                self.family.transitions.get_or_create(&labels).inc();
             }
             EventKind::Rejected { reason } => {
-                self.family
-                    .rejections
-                    .get_or_create(&self.labels(&[("reason", reason.as_str())]))
-                    .inc();
+                self.rejections[reason as usize].inc();
             }
             EventKind::TimedOut { .. } => {
                 self.timeouts.inc();
@@ -272,16 +279,10 @@ impl PolicyMetrics {
                 self.retries.inc();
             }
             EventKind::RetryGaveUp { reason, .. } => {
-                self.family
-                    .give_ups
-                    .get_or_create(&self.labels(&[("reason", GiveUp::as_str(reason))]))
-                    .inc();
+                self.give_ups[reason as usize].inc();
             }
             EventKind::Fallback { cause } => {
-                self.family
-                    .fallbacks
-                    .get_or_create(&self.labels(&[("cause", Cause::as_str(cause))]))
-                    .inc();
+                self.fallbacks[cause as usize].inc();
             }
             EventKind::Hedge { .. } => {
                 self.hedges.inc();

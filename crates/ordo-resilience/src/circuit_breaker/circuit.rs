@@ -83,7 +83,10 @@ impl Probes {
     }
 }
 
+// Boxed variants would cost a pointer chase on every recorded call; the
+// window is built once per circuit, so its size does not matter.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Window {
     Count(CountWindow),
     Time(Buckets<3>),
@@ -366,10 +369,8 @@ impl Circuit {
         let failed = outcome == Outcome::Failure;
         match code(permit.word) {
             CLOSED | RAMPING | METRICS_ONLY => self.record(permit.word, failed, slow, now),
-            PROBING => {
-                if self.release_probe_slot(permit) {
-                    self.count_probe(permit.word, generation_tag(permit.word), failed, slow);
-                }
+            PROBING if self.release_probe_slot(permit) => {
+                self.count_probe(permit.word, generation_tag(permit.word), failed, slow);
             }
             _ => {}
         }
@@ -513,6 +514,7 @@ impl Circuit {
             }
             RAMPING => {
                 self.reset_window();
+                self.ramp_seq.store(0, Ordering::Relaxed);
                 self.ramp_start
                     .store(self.since_origin(now), Ordering::Release);
             }

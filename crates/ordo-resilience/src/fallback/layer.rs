@@ -35,8 +35,10 @@ impl Causes {
     }
 }
 
+type Answer<T, E> = dyn Fn(Trigger<T, E>) -> Result<T, E> + Send + Sync;
+
 /// The function a fallback runs, shared by every clone of the layer.
-pub struct FallbackFn<T, E>(Arc<dyn Fn(Trigger<T, E>) -> Result<T, E> + Send + Sync>);
+pub struct FallbackFn<T, E>(Arc<Answer<T, E>>);
 
 impl<T, E> Clone for FallbackFn<T, E> {
     fn clone(&self) -> Self {

@@ -5,7 +5,7 @@
 //! calls passing through. A [`PolicyStack`](crate::stack::PolicyStack) puts
 //! it outermost, so it sees each call once, however many attempts, hedges
 //! or rejections happened inside. Without metrics in its
-//! [`Telemetry`](crate::Telemetry), it reads no clock and does nothing.
+//! [`Telemetry`], it reads no clock and does nothing.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -176,7 +176,7 @@ pub fn check_order(policies: &[(PolicyKind, bool)]) -> Result<(), Vec<OrderError
             .filter(move |(_, (p, _))| *p == k)
             .map(|(i, _)| i)
     };
-    if let Some(last_fallback) = positions(PolicyKind::Fallback).last() {
+    if let Some(last_fallback) = positions(PolicyKind::Fallback).next_back() {
         for (kind, _) in &policies[..last_fallback] {
             if kind.observes_outcomes() {
                 problems.push(OrderError::OutsideFallback { policy: *kind });
@@ -206,7 +206,7 @@ pub fn check_order(policies: &[(PolicyKind, bool)]) -> Result<(), Vec<OrderError
     }
     if let (Some(h), Some(r)) = (
         position(PolicyKind::Hedge),
-        positions(PolicyKind::Retry).last(),
+        positions(PolicyKind::Retry).next_back(),
     ) && h < r
     {
         problems.push(OrderError::HedgeOutsideRetry);

@@ -92,9 +92,7 @@ where
                 classifier,
             } => {
                 let result = ready!(inner.poll(cx));
-                if classifier.classify(&result) != Outcome::Failure {
-                    throttle.accepted(*start);
-                }
+                throttle.finished(*start, classifier.classify(&result) != Outcome::Failure);
                 Poll::Ready(result)
             }
         }

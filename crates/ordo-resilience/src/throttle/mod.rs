@@ -20,8 +20,12 @@
 //! failing dependency cannot serve never leaves the client.
 //!
 //! A call counts as accepted when the [classifier](crate::classify::Classify)
-//! calls it a success or ignores it; a failure, or a call dropped before it
-//! finished, is not an accept.
+//! calls it a success or ignores it, and as a request without an accept
+//! when it fails or is dropped locally. Calls count when they finish, not
+//! when they start: counted at the start, a burst of concurrent calls at
+//! startup would look like a burst of refusals (they are all requested and
+//! none accepted yet) and be throttled for nothing. A call cancelled before
+//! it finishes is not counted.
 //!
 //! # Defaults
 //!
@@ -132,22 +136,22 @@ impl Throttle {
         ((requests - self.k * accepts as f64) / (requests + 1.0)).max(0.0)
     }
 
-    /// Counts a request and decides whether to send it; `Err` carries the
-    /// probability it was dropped with.
+    /// Decides whether to send a request; `Err` carries the probability it
+    /// was dropped with, and counts it as a request without an accept.
     #[inline]
     pub(crate) fn admit(&self, now: Instant) -> Result<(), f64> {
         let p = self.probability_at(now);
-        self.history.add(now, [1, 0]);
         if p > 0.0 && self.rng.next_f64() < p {
+            self.history.add(now, [1, 0]);
             Err(p)
         } else {
             Ok(())
         }
     }
 
-    /// Counts an accept, in the bucket of the call's start.
+    /// Counts a finished request, in the bucket of its start.
     #[inline]
-    pub(crate) fn accepted(&self, at: Instant) {
-        self.history.add(at, [0, 1]);
+    pub(crate) fn finished(&self, started: Instant, accepted: bool) {
+        self.history.add(started, [1, u64::from(accepted)]);
     }
 }
