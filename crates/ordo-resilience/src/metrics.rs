@@ -259,8 +259,9 @@ impl PolicyMetrics {
     pub(crate) fn record_event(&self, kind: &EventKind) {
         match *kind {
             EventKind::CircuitTransition { from, to } => {
-                self.states[from as usize].set(0);
-                self.states[to as usize].set(1);
+                // All six from `to`: transitions reported out of order by
+                // two threads still leave exactly one state at 1.
+                self.set_circuit_state(to);
                 // Transitions are rare; their series are made on first use.
                 let labels = vec![
                     ("policy", self.policy.to_string()),

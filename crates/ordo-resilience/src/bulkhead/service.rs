@@ -68,7 +68,17 @@ impl<S> BulkheadService<S> {
 fn wait_for_slot(slots: &Arc<Slots>, state: &mut Readiness, cx: &mut Context<'_>) -> Poll<()> {
     loop {
         match state {
-            Readiness::Reserved(_) | Readiness::Full => return Poll::Ready(()),
+            Readiness::Reserved(_) => return Poll::Ready(()),
+            // Polled again after finding no slot: look again.
+            Readiness::Full => {
+                return match slots.try_take() {
+                    Some(slot) => {
+                        *state = Readiness::Reserved(slot);
+                        Poll::Ready(())
+                    }
+                    None => Poll::Ready(()),
+                };
+            }
             Readiness::Idle => {
                 if let Some(slot) = slots.try_take() {
                     *state = Readiness::Reserved(slot);
@@ -148,9 +158,13 @@ where
         let state = std::mem::replace(&mut self.state, Readiness::Idle);
         let slot = match state {
             Readiness::Reserved(slot) => Some(slot),
-            // Called without poll_ready: try once.
+            // Called without poll_ready (or before it finished): try once.
             Readiness::Idle => slots.try_take(),
-            _ => None,
+            Readiness::Waiting { .. } => {
+                slots.stop_waiting();
+                slots.try_take()
+            }
+            Readiness::Full => None,
         };
         match slot {
             Some(slot) => ResponseFuture::admitted(self.inner.call(req), slot),

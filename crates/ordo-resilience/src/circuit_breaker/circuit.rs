@@ -8,10 +8,12 @@
 //! In the closed state, admission is one atomic load; recording is the
 //! window's work (see [`crate::window`]) plus one load of the state word.
 //! Neither takes a lock or allocates. Transitions are compare-and-swaps of
-//! the state word; the data a state needs (open deadline, ramp start, a
-//! fresh window) is prepared before the swap publishes it. Half-open
-//! bookkeeping is a second word tagged with the low bits of the generation,
-//! so a new half-open period starts from zero without a reset step.
+//! the state word, and only the thread that wins one writes the new state's
+//! data (open deadline, ramp start). That data is stamped with the low bits
+//! of the generation it belongs to, so a reader that sees the new state
+//! before its data knows to wait, and a thread that lost the race never
+//! overwrites the winner's. Half-open bookkeeping is a word tagged the same
+//! way, cleared when the probes end.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,6 +40,18 @@ const RAMPING: u64 = 6;
 #[inline]
 fn code(word: u64) -> u64 {
     word & 0xff
+}
+
+const MS_MASK: u64 = (1 << 48) - 1;
+
+/// A time in milliseconds since the origin, for the generation `tag`.
+fn stamped(tag: u64, ms: u64) -> u64 {
+    tag << 48 | (ms & MS_MASK)
+}
+
+/// The time in a stamp, if it belongs to generation `tag`.
+fn stamp_for(word: u64, tag: u64) -> Option<u64> {
+    (word >> 48 == tag).then_some(word & MS_MASK)
 }
 
 #[inline]
@@ -120,10 +134,12 @@ pub(crate) enum Admission {
 pub(crate) struct Circuit {
     state: Padded<AtomicU64>,
     window: Window,
+    /// When the open wait ends: a stamp (see [`stamped`]).
     open_until: AtomicU64,
     trips: AtomicU32,
     probes: AtomicU64,
     probe_slots: Box<[AtomicU64]>,
+    /// When the ramp started: a stamp.
     ramp_start: AtomicU64,
     ramp_seq: AtomicU64,
     ramp_permille: Box<[u64]>,
@@ -216,6 +232,42 @@ impl Circuit {
         }
     }
 
+    /// The rejection the next call would get from an open circuit, without
+    /// admitting or changing anything (for `poll_ready`: an open circuit
+    /// should not wait on inner services' capacity before rejecting).
+    #[inline]
+    pub(crate) fn peek_rejection(&self) -> Option<CircuitOpen> {
+        let word = self.state.load(Ordering::Acquire);
+        match code(word) {
+            FORCED_OPEN => Some(CircuitOpen::forced()),
+            OPEN => self.open_rejection(word),
+            _ => None,
+        }
+    }
+
+    /// For an open circuit: the rejection while its wait lasts.
+    #[cold]
+    fn open_rejection(&self, word: u64) -> Option<CircuitOpen> {
+        let Some(until_ms) = stamp_for(
+            self.open_until.load(Ordering::Acquire),
+            generation_tag(word),
+        ) else {
+            // The thread that opened the circuit has not written the
+            // deadline yet: the wait has only just begun.
+            return Some(CircuitOpen::waiting(self.config.open_wait.initial));
+        };
+        let elapsed = self.since_origin(Instant::now());
+        let until = until_ms.saturating_mul(1_000_000);
+        (elapsed < until).then(|| CircuitOpen::waiting(Duration::from_nanos(until - elapsed)))
+    }
+
+    /// Counts a rejection decided elsewhere (in `poll_ready`).
+    pub(crate) fn rejected(&self) {
+        self.telemetry.emit(EventKind::Rejected {
+            reason: crate::ErrorKind::CircuitOpen,
+        });
+    }
+
     /// Admits a call or says why not.
     #[inline]
     pub(crate) fn try_acquire(&self) -> Result<Permit, CircuitOpen> {
@@ -228,9 +280,7 @@ impl Circuit {
             match admission {
                 Admission::Granted(p) => return Ok(p),
                 Admission::Rejected(e) => {
-                    self.telemetry.emit(EventKind::Rejected {
-                        reason: crate::ErrorKind::CircuitOpen,
-                    });
+                    self.rejected();
                     return Err(e);
                 }
                 Admission::Again => continue,
@@ -243,13 +293,8 @@ impl Circuit {
         match code(word) {
             FORCED_OPEN => Admission::Rejected(CircuitOpen::forced()),
             OPEN => {
-                let now = Instant::now();
-                let elapsed = self.since_origin(now);
-                let until = self.open_until.load(Ordering::Acquire);
-                if elapsed < until {
-                    return Admission::Rejected(CircuitOpen::waiting(Duration::from_nanos(
-                        until - elapsed,
-                    )));
+                if let Some(open) = self.open_rejection(word) {
+                    return Admission::Rejected(open);
                 }
                 self.transition(word, PROBING);
                 Admission::Again
@@ -335,9 +380,15 @@ impl Circuit {
 
     fn admit_ramp(&self, word: u64) -> Admission {
         let step_nanos = nanos(self.config.half_open.ramp_step).max(1);
-        let elapsed = self
-            .since_origin(Instant::now())
-            .saturating_sub(self.ramp_start.load(Ordering::Acquire));
+        // Before the ramp's start is written, the ramp is at its first step.
+        let elapsed = stamp_for(
+            self.ramp_start.load(Ordering::Acquire),
+            generation_tag(word),
+        )
+        .map_or(0, |start_ms| {
+            self.since_origin(Instant::now())
+                .saturating_sub(start_ms.saturating_mul(1_000_000))
+        });
         let step = (elapsed / step_nanos) as usize;
         let Some(&permille) = self.ramp_permille.get(step) else {
             // The ramp is over: close, keeping what the ramp recorded.
@@ -438,7 +489,9 @@ impl Circuit {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    if p.done == permitted {
+                    // Judge once, and only while these probes' state lasts
+                    // (a circuit closed by hand meanwhile is not reopened).
+                    if p.done == permitted && self.state.load(Ordering::Acquire) == word {
                         self.judge_probes(word, p);
                     }
                     return;
@@ -499,30 +552,24 @@ impl Circuit {
             })
     }
 
-    /// Moves from `from` (the exact word) to state `to`, preparing what the
-    /// new state needs first. Returns false if another thread moved first.
+    /// Moves from `from` (the exact word) to state `to`. Returns false if
+    /// another thread moved first.
     pub(crate) fn transition(&self, from: u64, to: u64) -> bool {
-        let now = Instant::now();
-        match to {
-            OPEN => {
-                let trip = self.trips.load(Ordering::Acquire).saturating_add(1);
-                let wait = self.config.open_wait.after_trip(trip);
-                self.open_until.store(
-                    self.since_origin(now).saturating_add(nanos(wait)),
-                    Ordering::Release,
-                );
-            }
-            RAMPING => {
-                self.reset_window();
-                self.ramp_seq.store(0, Ordering::Relaxed);
-                self.ramp_start
-                    .store(self.since_origin(now), Ordering::Release);
-            }
-            // From probing (or by hand), closing starts from a clean
-            // window; from ramping it keeps what the ramp recorded.
-            CLOSED if code(from) != RAMPING => self.reset_window(),
-            METRICS_ONLY => self.reset_window(),
-            _ => {}
+        // Closing after a ramp keeps what the ramp recorded; every other
+        // entry into a recording state starts from an empty window.
+        let fresh =
+            matches!(to, CLOSED | RAMPING | METRICS_ONLY) && (to, code(from)) != (CLOSED, RAMPING);
+        self.transition_with(from, to, fresh)
+    }
+
+    fn transition_with(&self, from: u64, to: u64, fresh_window: bool) -> bool {
+        let window_idle = matches!(code(from), OPEN | PROBING | FORCED_OPEN | DISABLED);
+        // Nothing records into an idle window, so it is emptied before the
+        // new state is published: the new state's first calls find it
+        // empty. Only while `from` is current: a late attempt that is about
+        // to lose the race must not empty a window in use.
+        if fresh_window && window_idle && self.state.load(Ordering::Acquire) == from {
+            self.reset_window();
         }
         let next = ((from >> 8).wrapping_add(1) << 8) | to;
         if self
@@ -532,12 +579,38 @@ impl Circuit {
         {
             return false;
         }
+        // Only the winner writes the new state's data, stamped with its
+        // generation.
+        let tag = generation_tag(next);
+        let now_ns = self.since_origin(Instant::now());
         match to {
             OPEN => {
-                self.trips.fetch_add(1, Ordering::AcqRel);
+                let trip = self.trips.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+                let wait = nanos(self.config.open_wait.after_trip(trip));
+                let until_ms = now_ns.saturating_add(wait).div_ceil(1_000_000);
+                self.open_until
+                    .store(stamped(tag, until_ms), Ordering::Release);
+            }
+            RAMPING => {
+                self.ramp_seq.store(0, Ordering::Relaxed);
+                self.ramp_start
+                    .store(stamped(tag, now_ns / 1_000_000), Ordering::Release);
             }
             CLOSED => self.trips.store(0, Ordering::Release),
             _ => {}
+        }
+        // A window in use (closed or metrics-only, changed by hand) is
+        // emptied once the new state is out.
+        if fresh_window && !window_idle {
+            self.reset_window();
+        }
+        if code(from) == PROBING {
+            // The probes are over: their bookkeeping must not be inherited
+            // by a later half-open period whose generation has the same tag.
+            self.probes.store(0, Ordering::Release);
+            for slot in self.probe_slots.iter() {
+                slot.store(0, Ordering::Release);
+            }
         }
         let (pf, pt) = (public(code(from)), public(to));
         if pf != pt {
@@ -565,13 +638,11 @@ impl Circuit {
             CircuitState::Disabled => DISABLED,
             CircuitState::MetricsOnly => METRICS_ONLY,
         };
+        // By hand, closing or going metrics-only always starts afresh.
+        let fresh = matches!(to, CLOSED | METRICS_ONLY);
         loop {
             let from = self.state.load(Ordering::Acquire);
-            // Closing by hand always starts afresh, even from a ramp.
-            if to == CLOSED && code(from) == RAMPING {
-                self.reset_window();
-            }
-            if self.transition(from, to) {
+            if self.transition_with(from, to, fresh) {
                 return;
             }
         }

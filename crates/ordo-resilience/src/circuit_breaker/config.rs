@@ -221,9 +221,11 @@ impl CircuitBreakerConfig {
             });
         }
         let w = &self.open_wait;
-        e.check(!w.initial.is_zero(), "open_wait.initial", || {
-            "must be more than zero".to_owned()
-        });
+        e.check(
+            w.initial >= Duration::from_millis(1),
+            "open_wait.initial",
+            || format!("must be at least 1ms, got {:?}", w.initial),
+        );
         e.check(
             w.multiplier.is_finite() && w.multiplier >= 1.0,
             "open_wait.multiplier",
@@ -242,9 +244,9 @@ impl CircuitBreakerConfig {
             || format!("must be 1 to {MAX_PERMITTED}, got {}", h.permitted_calls),
         );
         e.check(
-            !h.probe_deadline.is_zero(),
+            h.probe_deadline >= Duration::from_millis(1),
             "half_open.probe_deadline",
-            || "must be more than zero".to_owned(),
+            || format!("must be at least 1ms, got {:?}", h.probe_deadline),
         );
         e.check(
             h.ramp.iter().all(|s| *s > 0.0 && *s < 1.0),
@@ -260,9 +262,9 @@ impl CircuitBreakerConfig {
             format!("at most 16 steps, got {}", h.ramp.len())
         });
         e.check(
-            h.ramp.is_empty() || !h.ramp_step.is_zero(),
+            h.ramp.is_empty() || h.ramp_step >= Duration::from_millis(1),
             "half_open.ramp_step",
-            || "must be more than zero when there is a ramp".to_owned(),
+            || "must be at least 1ms when there is a ramp".to_owned(),
         );
         e.into_result(())
     }

@@ -12,11 +12,30 @@ use crate::error::ResilienceError;
 
 /// A service guarded by a circuit; made by
 /// [`CircuitBreakerLayer`](super::CircuitBreakerLayer).
-#[derive(Debug, Clone)]
+///
+/// An open circuit is noticed in `poll_ready`: the service reports ready
+/// at once, without waiting for the inner service's capacity (a bulkhead's
+/// slot, a rate limiter's permit) that the call would not use, and the call
+/// is rejected.
+#[derive(Debug)]
 pub struct CircuitBreakerService<S, C> {
     inner: S,
     circuit: Option<Arc<Circuit>>,
     classifier: C,
+    rejecting: Option<CircuitOpen>,
+}
+
+impl<S: Clone, C: Clone> Clone for CircuitBreakerService<S, C> {
+    fn clone(&self) -> Self {
+        // A rejection decided in poll_ready belongs to the service that
+        // polled.
+        CircuitBreakerService {
+            inner: self.inner.clone(),
+            circuit: self.circuit.clone(),
+            classifier: self.classifier.clone(),
+            rejecting: None,
+        }
+    }
 }
 
 impl<S, C> CircuitBreakerService<S, C> {
@@ -25,6 +44,7 @@ impl<S, C> CircuitBreakerService<S, C> {
             inner,
             circuit,
             classifier,
+            rejecting: None,
         }
     }
 
@@ -55,6 +75,12 @@ where
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if let Some(circuit) = &self.circuit {
+            self.rejecting = circuit.peek_rejection();
+            if self.rejecting.is_some() {
+                return Poll::Ready(Ok(()));
+            }
+        }
         self.inner.poll_ready(cx)
     }
 
@@ -63,6 +89,10 @@ where
         let Some(circuit) = &self.circuit else {
             return ResponseFuture::passthrough(self.inner.call(req));
         };
+        if let Some(open) = self.rejecting.take() {
+            circuit.rejected();
+            return ResponseFuture::rejected(open);
+        }
         match circuit.try_acquire() {
             Ok(permit) => {
                 let start = circuit.times_calls().then(Instant::now);

@@ -105,6 +105,9 @@ where
                     if let Some(l) = &shared.latencies {
                         l.record(start.elapsed());
                     }
+                    // The other attempts lost: cancel them now, not when
+                    // this future is dropped.
+                    this.hedges.clear();
                     return Poll::Ready(result);
                 }
                 *this.last_failure = Some(result);
@@ -117,6 +120,9 @@ where
                         if let Some(l) = &shared.latencies {
                             l.record(start.elapsed());
                         }
+                        // The other attempts lost: cancel them now.
+                        this.first.set(None);
+                        this.hedges.clear();
                         return Poll::Ready(result);
                     }
                     *this.last_failure = Some(result);
@@ -137,7 +143,15 @@ where
             }
             if !*this.due {
                 if this.timer.is_none() {
-                    let at = start + shared.delay() * (*this.sent + 1);
+                    // A delay too long to add up means: never hedge.
+                    let at = shared
+                        .delay()
+                        .checked_mul(*this.sent + 1)
+                        .and_then(|d| start.checked_add(d));
+                    let Some(at) = at else {
+                        *this.service = None;
+                        continue;
+                    };
                     this.timer.set(Some(tokio::time::sleep_until(at)));
                 }
                 let timer = this.timer.as_mut().as_pin_mut().expect("armed above");

@@ -2,8 +2,8 @@
 //! count and the limit are atomics read on admission; the algorithm runs
 //! under a short lock when a call finishes.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 use super::{LimitAlgorithm, Sample};
 use crate::events::EventKind;
@@ -73,15 +73,25 @@ impl Limiter {
     }
 
     /// A call ended with a sample.
+    ///
+    /// While another thread updates the algorithm, a sample without a drop
+    /// is skipped rather than queued behind the lock: under high
+    /// concurrency the algorithm still sees plenty of samples, and calls
+    /// never wait on each other. Drops are never skipped.
     pub(crate) fn complete(&self, sample: Sample) {
         self.release();
         let (old, new) = {
-            // A panic in an algorithm poisons the lock; the algorithm's state
-            // is still a number, so carry on with it.
-            let mut algorithm = self
-                .algorithm
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut algorithm = match self.algorithm.try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::WouldBlock) if !sample.dropped => return,
+                // A panic in an algorithm poisons the lock; the algorithm's
+                // state is still a number, so carry on with it.
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => self
+                    .algorithm
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            };
             let old = self.limit.load(Ordering::Relaxed);
             let new = algorithm.update(&sample).max(1);
             self.limit.store(new, Ordering::Relaxed);

@@ -20,12 +20,20 @@ pub(crate) struct Gcra {
     pub(crate) telemetry: Telemetry,
 }
 
+/// A reserved permit: the arrival time it moved from `start` to `end`, so
+/// that an unused permit can be given back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token {
+    start: u64,
+    end: u64,
+}
+
 /// The outcome of asking for a permit.
 pub(crate) enum Reservation {
     /// Go now.
-    Now,
+    Now(Token),
     /// A permit is reserved; go after this wait.
-    After(Duration),
+    After(Duration, Token),
     /// No permit within `max_wait`; one frees up after this.
     Denied(Duration),
 }
@@ -72,16 +80,31 @@ impl Gcra {
             if wait > max_wait {
                 return Reservation::Denied(Duration::from_nanos(wait));
             }
-            match self.tat.compare_exchange_weak(
-                tat,
-                start + self.interval,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if wait == 0 => return Reservation::Now,
-                Ok(_) => return Reservation::After(Duration::from_nanos(wait)),
+            let end = start.saturating_add(self.interval);
+            match self
+                .tat
+                .compare_exchange_weak(tat, end, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // Giving the permit back restores the arrival time it
+                    // found (not `start`, which may be `now`).
+                    let token = Token { start: tat, end };
+                    return if wait == 0 {
+                        Reservation::Now(token)
+                    } else {
+                        Reservation::After(Duration::from_nanos(wait), token)
+                    };
+                }
                 Err(actual) => tat = actual,
             }
         }
+    }
+
+    /// Gives back a permit that will not be used (its caller went away),
+    /// unless later permits were reserved after it: those keep their place.
+    pub(crate) fn refund(&self, token: Token) {
+        let _ =
+            self.tat
+                .compare_exchange(token.end, token.start, Ordering::AcqRel, Ordering::Relaxed);
     }
 }

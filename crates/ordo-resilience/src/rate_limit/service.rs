@@ -11,7 +11,7 @@ use tokio::time::Sleep;
 use tower_service::Service;
 
 use super::RateLimited;
-use super::gcra::{Gcra, Reservation};
+use super::gcra::{Gcra, Reservation, Token};
 use crate::error::ErrorKind;
 use crate::events::EventKind;
 
@@ -26,8 +26,8 @@ pub struct RateLimitService<S> {
 #[derive(Debug)]
 enum Permit {
     None,
-    Waiting(Pin<Box<Sleep>>),
-    Granted,
+    Waiting(Pin<Box<Sleep>>, Token),
+    Granted(Option<Token>),
     Denied(Duration),
 }
 
@@ -53,8 +53,10 @@ impl<S> RateLimitService<S> {
 
     fn reserve(gcra: &Gcra) -> Permit {
         match gcra.reserve() {
-            Reservation::Now => Permit::Granted,
-            Reservation::After(wait) => Permit::Waiting(Box::pin(tokio::time::sleep(wait))),
+            Reservation::Now(token) => Permit::Granted(Some(token)),
+            Reservation::After(wait, token) => {
+                Permit::Waiting(Box::pin(tokio::time::sleep(wait)), token)
+            }
             Reservation::Denied(retry_in) => Permit::Denied(retry_in),
         }
     }
@@ -76,11 +78,11 @@ where
         loop {
             match &mut self.state {
                 Permit::None => self.state = Self::reserve(gcra),
-                Permit::Waiting(sleep) => {
+                Permit::Waiting(sleep, token) => {
                     ready!(sleep.as_mut().poll(cx));
-                    self.state = Permit::Granted;
+                    self.state = Permit::Granted(Some(*token));
                 }
-                Permit::Granted => return self.inner.poll_ready(cx),
+                Permit::Granted(_) => return self.inner.poll_ready(cx),
                 Permit::Denied(_) => return Poll::Ready(Ok(())),
             }
         }
@@ -91,13 +93,22 @@ where
             return ResponseFuture::admitted(self.inner.call(req));
         };
         let permit = match std::mem::replace(&mut self.state, Permit::None) {
-            Permit::Granted => Ok(()),
+            Permit::Granted(_) => Ok(()),
             Permit::Denied(retry_in) => Err(retry_in),
             // Called without (or before the end of) poll_ready: no waiting.
-            Permit::None | Permit::Waiting(_) => match gcra.reserve_now() {
-                Reservation::Now => Ok(()),
-                Reservation::After(d) | Reservation::Denied(d) => Err(d),
-            },
+            waiting @ (Permit::None | Permit::Waiting(..)) => {
+                if let Permit::Waiting(_, token) = waiting {
+                    gcra.refund(token);
+                }
+                match gcra.reserve_now() {
+                    Reservation::Now(_) => Ok(()),
+                    Reservation::After(d, token) => {
+                        gcra.refund(token);
+                        Err(d)
+                    }
+                    Reservation::Denied(d) => Err(d),
+                }
+            }
         };
         match permit {
             Ok(()) => ResponseFuture::admitted(self.inner.call(req)),
@@ -107,6 +118,17 @@ where
                 });
                 ResponseFuture::rejected(RateLimited::new(retry_in))
             }
+        }
+    }
+}
+
+impl<S> Drop for RateLimitService<S> {
+    fn drop(&mut self) {
+        // A permit reserved and never used goes back to the others.
+        if let (Some(gcra), Permit::Waiting(_, token) | Permit::Granted(Some(token))) =
+            (&self.gcra, &self.state)
+        {
+            gcra.refund(*token);
         }
     }
 }

@@ -121,6 +121,18 @@ impl StackConfig {
                 "must be more than zero".to_owned()
             });
         }
+        e.check(
+            !(self.total_timeout.is_some()
+                && self.circuit_breaker.is_some()
+                && self.attempt_timeout.is_none()),
+            "attempt_timeout",
+            || {
+                "is needed with a total_timeout and a circuit_breaker: the total timeout \
+                 cancels hung calls before the breaker counts them, so the circuit would \
+                 never open on a hung dependency"
+                    .to_owned()
+            },
+        );
         if let (Some(total), Some(attempt)) = (self.total_timeout, self.attempt_timeout) {
             e.check(attempt <= total, "attempt_timeout", || {
                 format!("{attempt:?} is longer than total_timeout {total:?}")

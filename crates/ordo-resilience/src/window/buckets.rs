@@ -157,11 +157,11 @@ impl<const F: usize> Buckets<F> {
         out
     }
 
-    /// Forgets everything. Only called while nothing records.
+    /// Forgets every count. The epochs the buckets were rolled to stay, so
+    /// a call recorded meanwhile rolls its bucket as usual.
     pub(crate) fn reset(&self) {
         for b in self.buckets.iter() {
-            b.word.store(0, Ordering::Relaxed);
-            b.epoch.store(0, Ordering::Relaxed);
+            b.word.store(0, Ordering::Release);
         }
     }
 }

@@ -120,14 +120,16 @@ impl CountWindow {
         decode(self.totals.load(Ordering::Acquire), self.size)
     }
 
-    /// Forgets every call. Only called while no call records into the
-    /// window (the breaker is changing state).
+    /// Forgets every call. Safe while calls are recorded: each slot is
+    /// emptied with a swap and its weight taken off the totals, the same
+    /// way `record` changes a slot, so the totals always equal the slots.
     pub(crate) fn reset(&self) {
-        for s in self.slots.iter() {
-            s.store(0, Ordering::Relaxed);
+        for slot in self.slots.iter() {
+            let old = slot.swap(0, Ordering::Relaxed);
+            if old != 0 {
+                self.totals.fetch_sub(weight(old), Ordering::AcqRel);
+            }
         }
-        self.head.store(0, Ordering::Relaxed);
-        self.totals.store(0, Ordering::Release);
     }
 }
 
@@ -184,6 +186,39 @@ mod tests {
         );
         // Same outcome as the evicted one: nothing changes.
         assert_eq!(w.record(false, false), None);
+    }
+
+    #[test]
+    fn resets_during_records_keep_totals_equal_to_slots() {
+        let w = std::sync::Arc::new(CountWindow::new(50));
+        let writers: Vec<_> = (0..3)
+            .map(|t| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50_000u32 {
+                        w.record((i + t) % 4 == 0, false);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..200 {
+            w.reset();
+        }
+        for t in writers {
+            t.join().unwrap();
+        }
+        // Refill with successes: whatever the races, no failure survives.
+        for _ in 0..50 {
+            w.record(false, false);
+        }
+        assert_eq!(
+            w.snapshot(),
+            Snapshot {
+                calls: 50,
+                failures: 0,
+                slow: 0
+            }
+        );
     }
 
     #[test]

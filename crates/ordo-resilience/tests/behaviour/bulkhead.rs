@@ -122,3 +122,21 @@ fn zero_slots_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn polling_again_after_full_finds_a_freed_slot() {
+    use std::future::poll_fn;
+    let dep = Dep::new(Mode::Hang);
+    let layer = BulkheadLayer::builder()
+        .max_concurrent_calls(1)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(dep.service());
+    let mut other = svc.clone();
+    let busy = other.ready().await.unwrap().call(1);
+    poll_fn(|cx| svc.poll_ready(cx)).await.unwrap(); // full
+    drop(busy);
+    poll_fn(|cx| svc.poll_ready(cx)).await.unwrap(); // a slot now
+    dep.set(Mode::Ok);
+    assert_eq!(svc.call(2).await.unwrap(), 2);
+}

@@ -510,3 +510,76 @@ fn forced() -> CircuitOpen {
     breaker.force_open();
     breaker.try_acquire().unwrap_err()
 }
+
+/// An open circuit rejects at once, without first waiting for capacity
+/// inside it that the call would never use.
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_does_not_wait_for_a_bulkhead_inside_it() {
+    use ordo_resilience::bulkhead::BulkheadLayer;
+    let dep = Dep::new(Mode::Hang);
+    let bulkhead = BulkheadLayer::builder()
+        .max_concurrent_calls(1)
+        .max_wait(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let layer = tripping().build().unwrap();
+    let breaker = layer.breaker();
+    let mut svc = layer.layer(bulkhead.layer(dep.service()));
+    let _busy = tokio::spawn(svc.clone().oneshot(1));
+    settle().await;
+    breaker.force_open();
+    let start = tokio::time::Instant::now();
+    assert!(is_open(&call(&mut svc, 2).await));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+/// A probe that finishes after the circuit was closed by hand must not
+/// judge (and reset) the new closed state.
+#[tokio::test(start_paused = true)]
+async fn a_late_probe_does_not_disturb_a_circuit_closed_by_hand() {
+    let dep = Dep::new(Mode::Fail);
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(10)
+        .minimum_calls(5)
+        .permitted_calls_in_half_open(1)
+        .no_ramp()
+        .open_wait_fixed(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let breaker = layer.breaker();
+    let mut svc = layer.layer(dep.service());
+    for _ in 0..5 {
+        let _ = call(&mut svc, 1).await;
+    }
+    advance(Duration::from_secs(1)).await;
+    dep.set(Mode::Slow(Duration::from_secs(1)));
+    let probe = tokio::spawn(svc.clone().oneshot(1));
+    settle().await;
+    breaker.close();
+    dep.set(Mode::Fail);
+    for _ in 0..4 {
+        let _ = call(&mut svc, 1).await;
+    }
+    probe.await.unwrap().unwrap();
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    assert_eq!(breaker.snapshot().failures, 4, "the live window is intact");
+}
+
+/// The half-open bookkeeping is tagged with 16 bits of the generation; a
+/// later half-open period with the same tag must start afresh.
+#[tokio::test(start_paused = true)]
+async fn half_open_is_not_stuck_after_the_generation_tag_wraps() {
+    let dep = Dep::new(Mode::Ok);
+    let layer = tripping().permitted_calls_in_half_open(1).build().unwrap();
+    let breaker = layer.breaker();
+    let mut svc = layer.layer(dep.service());
+    breaker.half_open();
+    call(&mut svc, 1).await.unwrap();
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    for _ in 0..65_533 {
+        breaker.close();
+    }
+    breaker.half_open();
+    call(&mut svc, 1).await.unwrap();
+    assert_eq!(breaker.state(), CircuitState::Closed);
+}

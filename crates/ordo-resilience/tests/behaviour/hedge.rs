@@ -173,3 +173,15 @@ async fn a_failed_hedge_waits_for_the_first_attempt() {
         .layer(inner);
     assert_eq!(call(&mut svc, 1).await.unwrap(), 7);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_too_long_to_add_up_means_never_hedge() {
+    let (inner, calls, _) = by_call(|_| Duration::from_millis(50));
+    let mut svc = HedgeLayer::builder()
+        .fixed_delay(Duration::MAX)
+        .build()
+        .unwrap()
+        .layer(inner);
+    call(&mut svc, 1).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

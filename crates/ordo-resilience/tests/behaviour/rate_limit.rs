@@ -77,3 +77,30 @@ fn an_impossible_rate_is_refused() {
         "{text}"
     );
 }
+
+/// A permit reserved by a caller that went away goes back to the others.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_waiter_gives_its_permit_back() {
+    use tower::ServiceExt;
+    let dep = Dep::new(Mode::Ok);
+    let layer = RateLimitLayer::builder()
+        .rate(1, Duration::from_secs(1))
+        .burst(1)
+        .max_wait(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(dep.service());
+    call(&mut svc, 1).await.unwrap();
+    for _ in 0..5 {
+        // Each waits for a permit a second away, then gives up.
+        let waiter = layer.layer(dep.service()).oneshot(2);
+        let _ = tokio::time::timeout(Duration::from_millis(10), waiter).await;
+    }
+    let start = Instant::now();
+    call(&mut svc, 3).await.unwrap();
+    assert!(
+        start.elapsed() <= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}

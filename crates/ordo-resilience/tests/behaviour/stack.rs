@@ -357,10 +357,20 @@ fn contradictory_stack_settings_are_refused() {
     }
     let text = config.build(Telemetry::default()).unwrap_err().to_string();
     for field in [
-        "stack.attempt_timeout",
+        "stack.attempt_timeout: 2s is longer than total_timeout 1s",
         "stack.circuit_breaker.count_rejections",
         "stack.circuit_breaker.minimum_calls",
     ] {
         assert!(text.contains(field), "{field}: {text}");
     }
+}
+
+#[test]
+fn a_total_timeout_and_a_breaker_need_an_attempt_timeout() {
+    let config = StackConfig {
+        attempt_timeout: None,
+        ..presets::ordo()
+    };
+    let text = config.build(Telemetry::default()).unwrap_err().to_string();
+    assert!(text.contains("stack.attempt_timeout: is needed"), "{text}");
 }
