@@ -20,8 +20,9 @@
 //! waits for a slot up to `max_wait` (with at most `max_waiting` callers
 //! queued); then the call is rejected.
 //!
-//! Taking and giving back a slot is one atomic operation each; only callers
-//! that have to wait touch a notification queue.
+//! Taking a slot is a compare-and-swap on one counter, giving it back one
+//! atomic subtraction, and the response future holds an `Arc` on the
+//! counter; only callers that have to wait touch a notification queue.
 //!
 //! # Defaults
 //!

@@ -121,6 +121,12 @@ impl Permit {
     pub(crate) fn is_probe(&self) -> bool {
         self.stamp != 0
     }
+
+    /// Marks the call's outcome as recorded: nothing is left to give back.
+    #[inline]
+    pub(crate) fn finish(&mut self) {
+        self.stamp = 0;
+    }
 }
 
 pub(crate) enum Admission {

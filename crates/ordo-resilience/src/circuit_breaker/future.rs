@@ -32,7 +32,6 @@ pin_project! {
             inner: F,
             guard: Guard,
             classifier: C,
-            start: Option<Instant>,
         },
         Rejected { open: Option<CircuitOpen> },
         Passthrough {
@@ -43,18 +42,20 @@ pin_project! {
 }
 
 /// Ties an admitted call to its circuit; a guard dropped before the call
-/// finished counts as a cancellation.
+/// finished counts as a cancellation (only a probe has anything to give
+/// back, and a finished call's permit is no longer a probe's).
 #[derive(Debug)]
 struct Guard {
     circuit: Arc<Circuit>,
     permit: Permit,
-    done: bool,
+    /// When the call started, if slow calls are detected.
+    start: Option<Instant>,
 }
 
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
-        if !self.done && self.permit.is_probe() {
+        if self.permit.is_probe() {
             self.circuit.on_cancel(&self.permit);
         }
     }
@@ -74,10 +75,9 @@ impl<F, C> ResponseFuture<F, C> {
             guard: Guard {
                 circuit,
                 permit,
-                done: false,
+                start,
             },
             classifier,
-            start,
         };
         ResponseFuture { state }
     }
@@ -115,11 +115,8 @@ where
                 inner,
                 guard,
                 classifier,
-                start,
             } => {
                 let result = ready!(inner.poll(cx));
-                assert!(!guard.done, "polled after completion");
-                guard.done = true;
                 let circuit = &*guard.circuit;
                 let mut outcome = classifier.classify(&result);
                 if outcome == Outcome::Ignored
@@ -129,7 +126,7 @@ where
                 {
                     outcome = Outcome::Failure;
                 }
-                let (slow, now) = match (*start, &circuit.config().slow_calls) {
+                let (slow, now) = match (guard.start, &circuit.config().slow_calls) {
                     (Some(start), Some(s)) => {
                         let now = Instant::now();
                         let slow =
@@ -139,6 +136,7 @@ where
                     _ => (false, None),
                 };
                 circuit.on_result(&guard.permit, outcome, slow, now);
+                guard.permit.finish();
                 Poll::Ready(result)
             }
         }

@@ -36,9 +36,12 @@
 //!
 //! # Cost
 //!
-//! In the closed state a call takes no lock and allocates nothing:
-//! admission is one atomic load, and recording an outcome equal to the one
-//! it evicts from a count window is one atomic add. See `BENCHMARKS.md`.
+//! In the closed state a call takes no lock and allocates nothing.
+//! Admission is one atomic load; recording a success into a count window
+//! full of successes is one more load, and any other outcome one or two
+//! atomic adds. The tower layer also clones and drops one `Arc` per call
+//! (its response future must own a handle on the circuit);
+//! [`CircuitBreaker::try_acquire`] borrows instead. See `BENCHMARKS.md`.
 //!
 //! # Defaults
 //!

@@ -12,7 +12,9 @@ use crate::telemetry::Telemetry;
 
 pub(crate) struct Limiter {
     in_flight: Padded<AtomicU32>,
-    limit: AtomicU32,
+    /// Read by every admission, written only when it changes: on a line of
+    /// its own, away from the lock.
+    limit: Padded<AtomicU32>,
     algorithm: Mutex<Box<dyn LimitAlgorithm>>,
     pub(crate) cancellation_is_drop: bool,
     pub(crate) telemetry: Telemetry,
@@ -39,7 +41,7 @@ impl Limiter {
         }
         Limiter {
             in_flight: Padded(AtomicU32::new(0)),
-            limit: AtomicU32::new(limit),
+            limit: Padded(AtomicU32::new(limit)),
             algorithm: Mutex::new(algorithm),
             cancellation_is_drop,
             telemetry,
@@ -94,7 +96,9 @@ impl Limiter {
             };
             let old = self.limit.load(Ordering::Relaxed);
             let new = algorithm.update(&sample).max(1);
-            self.limit.store(new, Ordering::Relaxed);
+            if new != old {
+                self.limit.store(new, Ordering::Relaxed);
+            }
             (old, new)
         };
         if old != new {

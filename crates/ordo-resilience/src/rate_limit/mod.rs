@@ -15,7 +15,9 @@
 //! The whole state is one atomic word updated by compare-and-swap: no lock,
 //! no refill task, exact at any rate. A permit is taken in `poll_ready`; a
 //! call that would have to wait longer than `max_wait` is rejected with
-//! [`RateLimited`], which says when a permit frees up.
+//! [`RateLimited`], which says when a permit frees up. A permit reserved by
+//! a caller that goes away before using it (a client timeout, a dropped
+//! service) is given back, unless later permits were reserved after it.
 //!
 //! # Defaults
 //!

@@ -8,6 +8,11 @@
 //! evicted one (a healthy dependency, window full) the totals do not change
 //! and nothing else is written.
 //!
+//! When every call in a full window succeeded and another success arrives,
+//! nothing is written at all, not even the position: evicting a success to
+//! record a success leaves the window as it was, whichever slot it would
+//! have used. A healthy dependency's calls cost one load here.
+//!
 //! Two threads racing for the same slot (possible once the ring wraps
 //! faster than a thread records) apply their differences in some order:
 //! each swap returns exactly what it replaced, so after both finish the
@@ -99,6 +104,11 @@ impl CountWindow {
     #[inline]
     pub(crate) fn record(&self, failed: bool, slow: bool) -> Option<Snapshot> {
         let new = code(failed, slow);
+        if new == PRESENT && self.totals.load(Ordering::Relaxed) == self.size {
+            // A full window of plain successes (totals of exactly `size`
+            // calls, no failures, no slow calls) and one more: no change.
+            return None;
+        }
         // The counter's low 32 bits, modulo the size: where the counter
         // wraps (every 2^32 calls) one slot is revisited early, harmlessly.
         let n = self.head.fetch_add(1, Ordering::Relaxed) as u32;
