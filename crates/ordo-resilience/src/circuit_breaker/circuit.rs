@@ -150,7 +150,6 @@ pub(crate) struct Circuit {
     ramp_seq: AtomicU64,
     ramp_permille: Box<[u64]>,
     config: CircuitBreakerConfig,
-    minimum_calls: u64,
     origin: Instant,
     pub(crate) telemetry: Telemetry,
 }
@@ -191,7 +190,6 @@ impl Circuit {
                 .iter()
                 .map(|s| (s * 1000.0).round().clamp(1.0, 999.0) as u64)
                 .collect(),
-            minimum_calls: u64::from(config.minimum_calls),
             config,
             origin,
             telemetry,
@@ -443,7 +441,9 @@ impl Circuit {
         let exceeded = match &self.window {
             Window::Count(w) => match w.record(failed, slow) {
                 None => false,
-                Some(s) => self.config.exceeded(&s, self.minimum_calls),
+                Some(s) => self
+                    .config
+                    .exceeded(&s, u64::from(self.config.minimum_calls)),
             },
             Window::Time(b) => {
                 let now = now.unwrap_or_else(Instant::now);
@@ -456,7 +456,8 @@ impl Circuit {
                         failures,
                         slow,
                     };
-                    self.config.exceeded(&s, self.minimum_calls)
+                    self.config
+                        .exceeded(&s, u64::from(self.config.minimum_calls))
                 } else {
                     false
                 }

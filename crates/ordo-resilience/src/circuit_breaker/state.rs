@@ -47,14 +47,6 @@ impl CircuitState {
             CircuitState::MetricsOnly => "metrics-only",
         }
     }
-
-    /// True when calls may flow without being trial calls.
-    pub const fn allows_calls(self) -> bool {
-        matches!(
-            self,
-            CircuitState::Closed | CircuitState::Disabled | CircuitState::MetricsOnly
-        )
-    }
 }
 
 impl fmt::Display for CircuitState {

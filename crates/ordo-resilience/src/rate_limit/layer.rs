@@ -28,9 +28,7 @@ impl RateLimitLayer {
 
     /// A layer with these settings.
     pub fn new(config: RateLimitConfig) -> Result<Self, ConfigError> {
-        let mut b = Self::builder().config(config);
-        b.burst_set = true;
-        b.build()
+        Self::builder().config(config).build()
     }
 
     /// A layer whose services pass calls through (a stack's absent limit).

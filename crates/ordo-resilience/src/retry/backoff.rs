@@ -100,7 +100,9 @@ impl Backoff {
         let base = self.base_delay(retry);
         let scale = |lo: f64, hi: f64| {
             let f = lo + (hi - lo) * rng.next_f64();
-            Duration::from_secs_f64((base.as_secs_f64() * f).max(0.0))
+            // Past `Duration::MAX` (a huge `max` jittered upward): the most
+            // there is, not a panic.
+            Duration::try_from_secs_f64((base.as_secs_f64() * f).max(0.0)).unwrap_or(Duration::MAX)
         };
         match self.jitter {
             Jitter::None => base,
@@ -150,6 +152,15 @@ mod tests {
         let rng = Rng::seeded(3);
         for n in 1..10 {
             assert!(b.delay(n, &rng) <= b.base_delay(n));
+        }
+    }
+
+    #[test]
+    fn a_huge_jittered_delay_saturates_instead_of_panicking() {
+        let b = Backoff::constant(Duration::MAX).with_jitter(Jitter::Proportional(1.0));
+        let rng = Rng::seeded(5);
+        for n in 1..20 {
+            let _ = b.delay(n, &rng);
         }
     }
 

@@ -8,7 +8,7 @@ use ordo_resilience::{CircuitState, Error, EventKind, Telemetry, events};
 use tokio::time::{advance, sleep};
 use tower::{Layer, Service, ServiceExt};
 
-use crate::support::{Dep, E, Mode, call, kinds, settle};
+use crate::support::{Dep, E, Mode, call, calls, kinds, settle};
 
 fn is_open(r: &Result<u32, E>) -> bool {
     matches!(r, Err(Error::CircuitOpen(_)))
@@ -100,9 +100,7 @@ async fn the_time_window_forgets_calls_older_than_its_length() {
         "old failures expired"
     );
     assert_eq!(breaker.snapshot().calls, 1);
-    for _ in 0..3 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 3).await;
     assert_eq!(breaker.state(), CircuitState::Open);
 }
 
@@ -168,9 +166,7 @@ async fn after_the_wait_passing_probes_close_the_circuit() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     assert_eq!(breaker.state(), CircuitState::Open);
     advance(Duration::from_millis(4900)).await;
     let err = call(&mut svc, 1).await.unwrap_err();
@@ -223,9 +219,7 @@ async fn failed_probes_reopen_with_a_growing_wait() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     // Each failed probe doubles the wait: 1 s, 2 s, then 3 s (the cap).
     for wait in [1000u64, 2000, 3000, 3000] {
         advance(Duration::from_millis(wait - 1)).await;
@@ -247,9 +241,7 @@ async fn failed_probes_reopen_with_a_growing_wait() {
     call(&mut svc, 1).await.unwrap();
     assert_eq!(breaker.state(), CircuitState::Closed);
     dep.set(Mode::Fail);
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     advance(Duration::from_secs(1)).await;
     let _ = call(&mut svc, 1).await;
     assert_eq!(dep.calls(), 2 + 4 + 1 + 2 + 1, "back to a 1 s wait");
@@ -270,9 +262,7 @@ async fn a_hung_probe_releases_its_permit_at_the_deadline() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     advance(Duration::from_secs(1)).await;
     dep.set(Mode::Hang);
     let hung = tokio::spawn(svc.clone().oneshot(1));
@@ -309,9 +299,7 @@ async fn a_dropped_probe_gives_its_permit_back() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     advance(Duration::from_secs(1)).await;
     dep.set(Mode::Hang);
     let probe = svc.ready().await.unwrap().call(1);
@@ -334,9 +322,7 @@ async fn after_the_probes_traffic_ramps_up_in_steps_then_closes() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..2 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 2).await;
     advance(Duration::from_secs(1)).await;
     dep.set(Mode::Ok);
     call(&mut svc, 1).await.unwrap();
@@ -374,17 +360,13 @@ async fn failures_during_the_ramp_reopen_the_circuit() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..4 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 4).await;
     advance(Duration::from_secs(1)).await;
     dep.set(Mode::Ok);
     call(&mut svc, 1).await.unwrap();
     assert_eq!(breaker.state(), CircuitState::HalfOpen);
     dep.set(Mode::Fail);
-    for _ in 0..8 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 8).await;
     assert_eq!(breaker.state(), CircuitState::Open);
 }
 
@@ -406,16 +388,12 @@ async fn manual_states_hold_until_changed() {
 
     breaker.disable();
     dep.set(Mode::Fail);
-    for _ in 0..10 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 10).await;
     assert_eq!(breaker.state(), CircuitState::Disabled);
     assert_eq!(breaker.snapshot().calls, 0, "nothing recorded");
 
     breaker.metrics_only();
-    for _ in 0..10 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 10).await;
     assert_eq!(breaker.state(), CircuitState::MetricsOnly, "never opens");
     assert_eq!(breaker.snapshot().failures, 2);
 
@@ -548,18 +526,14 @@ async fn a_late_probe_does_not_disturb_a_circuit_closed_by_hand() {
         .unwrap();
     let breaker = layer.breaker();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..5 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 5).await;
     advance(Duration::from_secs(1)).await;
     dep.set(Mode::Slow(Duration::from_secs(1)));
     let probe = tokio::spawn(svc.clone().oneshot(1));
     settle().await;
     breaker.close();
     dep.set(Mode::Fail);
-    for _ in 0..4 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 4).await;
     probe.await.unwrap().unwrap();
     assert_eq!(breaker.state(), CircuitState::Closed);
     assert_eq!(breaker.snapshot().failures, 4, "the live window is intact");

@@ -14,7 +14,7 @@ use ordo_resilience::{Error, EventKind, Rng, Telemetry, events};
 use tokio::time::Instant;
 use tower::{Layer, service_fn};
 
-use crate::support::{Dep, E, Mode, call, kinds};
+use crate::support::{Dep, E, Mode, call, calls, kinds};
 
 fn constant(ms: u64) -> Backoff {
     Backoff::constant(Duration::from_millis(ms))
@@ -250,9 +250,7 @@ async fn the_budget_is_shared_across_calls() {
         .build()
         .unwrap();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..20 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 20).await;
     // 20 calls buy 20 % = 4 retries, however many each call wanted.
     assert_eq!(dep.calls(), 24);
     let budget_give_ups = kinds(&mut rx)

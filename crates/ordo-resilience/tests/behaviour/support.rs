@@ -108,6 +108,13 @@ pub(crate) async fn call<S: Service<R>, R>(svc: &mut S, req: R) -> Result<S::Res
     svc.ready().await?.call(req).await
 }
 
+/// Makes `n` calls, ignoring their results (to fill or trip a window).
+pub(crate) async fn calls<S: Service<u32>>(svc: &mut S, n: usize) {
+    for _ in 0..n {
+        let _ = call(svc, 1).await;
+    }
+}
+
 /// Lets spawned tasks run up to their next wait, without moving the clock.
 pub(crate) async fn settle() {
     for _ in 0..10 {

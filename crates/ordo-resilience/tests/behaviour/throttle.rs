@@ -8,7 +8,7 @@ use ordo_resilience::{Error, Rng};
 use tokio::time::advance;
 use tower::Layer;
 
-use crate::support::{Dep, Mode, call};
+use crate::support::{Dep, Mode, call, calls};
 
 #[tokio::test(start_paused = true)]
 async fn nothing_is_dropped_while_the_dependency_accepts() {
@@ -73,9 +73,7 @@ async fn the_history_is_forgotten_after_two_minutes() {
         .build()
         .unwrap();
     let mut svc = layer.layer(dep.service());
-    for _ in 0..200 {
-        let _ = call(&mut svc, 1).await;
-    }
+    calls(&mut svc, 200).await;
     assert!(layer.probability() > 0.9);
     advance(Duration::from_secs(121)).await;
     assert_eq!(layer.probability(), 0.0);
