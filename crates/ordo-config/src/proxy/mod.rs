@@ -1,0 +1,257 @@
+//! The proxy's configuration: listeners with their routes, clusters of
+//! endpoints, the admin listener.
+//!
+//! Every field has a default unless it says it is required, and every
+//! struct refuses unknown fields, so a typo is an error rather than a
+//! silently ignored setting.
+
+mod cluster;
+mod policy;
+mod route;
+
+pub use cluster::{
+    ClusterConfig, EndpointConfig, HealthCheckConfig, LoadBalancer, OutlierConfig, PoolConfig,
+    SuccessRateConfig, UpstreamProtocol,
+};
+pub use policy::{
+    BackoffConfig, BudgetConfig, BulkheadConfig, CircuitBreakerConfig, FallbackConfig,
+    LimitAlgorithm, LimitConfig, PolicyConfig, RetryConfig, RetryOn, SlowCallConfig, WindowConfig,
+};
+pub use route::{HeaderMatch, PathMatch, RouteConfig, RouteMatch, WeightedCluster};
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Duration;
+use crate::validate::Problems;
+
+/// A whole proxy: what it listens on, where it sends requests, how it
+/// reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The admin listener (`/ready`, `/live`, `/metrics`, `/config`,
+    /// `/clusters`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<AdminConfig>,
+    /// Where the proxy accepts requests. Required: at least one.
+    pub listeners: Vec<ListenerConfig>,
+    /// Groups of upstream endpoints that routes send requests to.
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+    /// Log one JSON line per request (through tracing, target
+    /// `ordo::access`). Off by default.
+    #[serde(default)]
+    pub access_log: bool,
+    /// On SIGTERM, how long in-flight requests get to finish before the
+    /// proxy exits anyway.
+    #[serde(default = "defaults::drain_timeout")]
+    pub drain_timeout: Duration,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address and port, e.g. `127.0.0.1:9901`. Required.
+    pub address: String,
+}
+
+/// HTTP versions a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpVersion {
+    /// HTTP/1.1 (and 1.0).
+    Http1,
+    /// HTTP/2: with TLS through ALPN, in cleartext by prior knowledge.
+    Http2,
+}
+
+/// One listening socket and the routes of the requests it accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// A name for metrics and logs. Required, unique.
+    pub name: String,
+    /// Address and port, e.g. `0.0.0.0:8080` or `[::1]:8080`. Required.
+    pub address: String,
+    /// HTTP versions accepted. Default both.
+    #[serde(default = "defaults::protocols")]
+    pub protocols: Vec<HttpVersion>,
+    /// Serve TLS with these certificates; cleartext when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// A client must send a request's whole header block within this, or
+    /// the connection is closed (slow-loris defence). Default `10s`.
+    #[serde(default = "defaults::header_read_timeout")]
+    pub header_read_timeout: Duration,
+    /// Largest request header block in bytes; larger ones get `431`.
+    /// Default 65536, at least 8192.
+    #[serde(default = "defaults::max_header_bytes")]
+    pub max_header_bytes: u32,
+    /// Most request headers; more get `431`. Default 100.
+    #[serde(default = "defaults::max_headers")]
+    pub max_headers: u32,
+    /// Routes, tried in order; the first that matches takes the request.
+    /// A request no route matches gets `404` with `x-ordo-reason:
+    /// no-route`.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// TLS certificates for a listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first. Required. A
+    /// relative path is taken from the config file's folder.
+    pub cert: String,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1). Required.
+    pub key: String,
+}
+
+pub(crate) mod defaults {
+    use super::HttpVersion;
+    use crate::Duration;
+
+    pub(crate) fn drain_timeout() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub(crate) fn protocols() -> Vec<HttpVersion> {
+        vec![HttpVersion::Http1, HttpVersion::Http2]
+    }
+    pub(crate) fn header_read_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub(crate) fn max_header_bytes() -> u32 {
+        65536
+    }
+    pub(crate) fn max_headers() -> u32 {
+        100
+    }
+}
+
+impl ProxyConfig {
+    /// Every problem with the settings, each with the path of its field
+    /// (`listeners[0].routes[2].cluster`). Empty when the config is good.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut p = Problems::default();
+        self.check(&mut p);
+        p.into_list()
+    }
+
+    fn check(&self, p: &mut Problems) {
+        if let Some(admin) = &self.admin {
+            p.at("admin", |p| {
+                check_socket_addr(p, "address", &admin.address);
+            });
+        }
+        if self.listeners.is_empty() {
+            p.push("listeners", "at least one listener is required");
+        }
+        let clusters: HashSet<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
+        let mut names = HashSet::new();
+        let mut addresses = HashSet::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            p.at(&format!("listeners[{i}]"), |p| {
+                if !names.insert(l.name.as_str()) {
+                    p.push("name", format!("`{}` names two listeners", l.name));
+                }
+                check_name(p, "name", &l.name);
+                if let Some(addr) = check_socket_addr(p, "address", &l.address)
+                    && addr.port() != 0
+                    && !addresses.insert(addr)
+                {
+                    p.push("address", format!("{addr} is used by two listeners"));
+                }
+                if self.admin.as_ref().is_some_and(|a| a.address == l.address) {
+                    p.push("address", "the admin listener uses the same address");
+                }
+                if l.protocols.is_empty() {
+                    p.push("protocols", "at least one of http1, http2");
+                }
+                if l.max_header_bytes < 8192 {
+                    p.push(
+                        "max_header_bytes",
+                        format!("{} is below the minimum 8192", l.max_header_bytes),
+                    );
+                }
+                if l.max_headers == 0 {
+                    p.push("max_headers", "must be at least 1");
+                }
+                if l.header_read_timeout.is_zero() {
+                    p.push("header_read_timeout", "must be more than zero");
+                }
+                if let Some(tls) = &l.tls {
+                    p.at("tls", |p| {
+                        if tls.cert.is_empty() {
+                            p.push("cert", "a PEM file path is required");
+                        }
+                        if tls.key.is_empty() {
+                            p.push("key", "a PEM file path is required");
+                        }
+                    });
+                }
+                let mut route_names = HashSet::new();
+                for (j, r) in l.routes.iter().enumerate() {
+                    p.at(&format!("routes[{j}]"), |p| {
+                        if !route_names.insert(r.name.as_str()) {
+                            p.push(
+                                "name",
+                                format!("`{}` names two routes of this listener", r.name),
+                            );
+                        }
+                        r.check(p, &clusters);
+                    });
+                }
+            });
+        }
+        let mut seen = HashSet::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            p.at(&format!("clusters[{i}]"), |p| {
+                if !seen.insert(c.name.as_str()) {
+                    p.push("name", format!("`{}` names two clusters", c.name));
+                }
+                c.check(p);
+            });
+        }
+        if self.drain_timeout.is_zero() {
+            p.push("drain_timeout", "must be more than zero");
+        }
+    }
+}
+
+/// Checks a name used in metric labels and URLs.
+pub(crate) fn check_name(p: &mut Problems, field: &str, name: &str) {
+    if name.is_empty() {
+        p.push(field, "must not be empty");
+    } else if name.len() > 128
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        p.push(
+            field,
+            format!("`{name}`: use at most 128 letters, digits, `-`, `_` or `.`"),
+        );
+    }
+}
+
+/// Checks an `ip:port` address and returns it.
+pub(crate) fn check_socket_addr(p: &mut Problems, field: &str, addr: &str) -> Option<SocketAddr> {
+    match addr.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.push(
+                field,
+                format!(
+                    "`{addr}` is not an address and port such as `127.0.0.1:8080` or `[::1]:8080`"
+                ),
+            );
+            None
+        }
+    }
+}
