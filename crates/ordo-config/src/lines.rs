@@ -67,7 +67,7 @@ fn join(parent: &str, key: &str) -> String {
 impl Builder {
     /// The path of the value starting at `mark`, recorded if new.
     fn value_path(&mut self, mark: Marker) -> String {
-        let path = match self.stack.last_mut() {
+        match self.stack.last_mut() {
             None => String::new(),
             Some(Frame::Map { path, key }) => match key.take() {
                 Some(k) => join(path, &k),
@@ -81,8 +81,7 @@ impl Builder {
                     .or_insert((mark.line(), mark.col() + 1));
                 p
             }
-        };
-        path
+        }
     }
 }
 
