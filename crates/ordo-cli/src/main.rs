@@ -6,23 +6,27 @@
 //!
 //! | exit code | when |
 //! |---|---|
-//! | 0 | `--help` or `--version` answered (on stdout) |
+//! | 0 | success; `--help` or `--version` answered (on stdout) |
+//! | 1 | the command failed: an invalid config (one line per problem on stderr), a port in use |
 //! | 2 | a usage error, or no arguments at all (the message or the help goes to stderr) |
 //!
-//! No subcommands exist yet, so `--help` lists none. Each one arrives with
-//! the crate that implements it, as a variant of a `Command` enum on
-//! [`Cli`], and its failures will map to exit codes here.
+//! Each subcommand lives in its own module and arrives with the crate that
+//! implements it.
+
+mod logging;
+mod proxy;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// ordo gives a fleet of microservices the resilience practices Netflix
 /// describes in "Mastering Chaos": contain failure with timeouts, retries
 /// within budgets, circuit breakers, bulkheads, fallbacks, hedging and
 /// adaptive concurrency limits; inject failure on purpose; break things
 /// continuously; and ship safely. Today the policies ship as the
-/// ordo-resilience Rust library, and this command has no subcommands yet.
+/// ordo-resilience Rust library and in front of services in any language
+/// through `ordo proxy`.
 //
 // `verbatim_doc_comment` prints the paragraph above as it is wrapped here:
 // clap wraps help text only with its `wrap_help` feature, which this crate
@@ -35,12 +39,25 @@ use clap::Parser;
     verbatim_doc_comment,
     arg_required_else_help = true
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP sidecar / edge proxy, or check its config.
+    Proxy(proxy::ProxyArgs),
+}
 
 fn main() -> ExitCode {
     match Cli::try_parse() {
-        // Without subcommands, a successful parse leaves nothing to run.
-        Ok(Cli {}) => ExitCode::SUCCESS,
+        Ok(Cli {
+            command: Command::Proxy(args),
+        }) => {
+            logging::init();
+            proxy::run(args)
+        }
         // `--help` and `--version` arrive here too, with exit code 0.
         Err(e) => report(&e),
     }

@@ -40,6 +40,12 @@ impl BulkheadLayer {
     pub fn in_flight(&self) -> u32 {
         self.slots.as_ref().map_or(0, |s| s.in_flight())
     }
+
+    /// The bulkhead itself, to take permits without a service (`None` for a
+    /// layer that limits nothing).
+    pub fn bulkhead(&self) -> Option<super::Bulkhead> {
+        self.slots.clone().map(super::Bulkhead::from_slots)
+    }
 }
 
 impl<S> Layer<S> for BulkheadLayer {

@@ -52,6 +52,7 @@
 mod error;
 mod future;
 mod layer;
+mod permit;
 mod service;
 mod slots;
 
@@ -60,6 +61,7 @@ use std::time::Duration;
 pub use error::BulkheadFull;
 pub use future::ResponseFuture;
 pub use layer::{BulkheadBuilder, BulkheadLayer};
+pub use permit::{Bulkhead, BulkheadPermit};
 pub use service::BulkheadService;
 
 use crate::error::ConfigError;

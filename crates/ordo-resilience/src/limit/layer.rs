@@ -46,6 +46,12 @@ impl<C> ConcurrencyLimitLayer<C> {
         self.limiter.as_ref().map_or(0, |l| l.in_flight())
     }
 
+    /// The limiter itself, to take permits without a service (`None` for a
+    /// layer that limits nothing).
+    pub fn limiter(&self) -> Option<super::ConcurrencyLimiter> {
+        self.limiter.clone().map(super::ConcurrencyLimiter::new)
+    }
+
     /// A layer whose services pass calls through (a stack's absent limit).
     pub(crate) fn off(classifier: C) -> Self {
         ConcurrencyLimitLayer {

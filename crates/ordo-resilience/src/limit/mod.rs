@@ -53,6 +53,7 @@ mod future;
 mod gradient2;
 mod layer;
 mod limiter;
+mod permit;
 mod service;
 mod vegas;
 
@@ -63,6 +64,7 @@ pub use error::LimitExceeded;
 pub use future::ResponseFuture;
 pub use gradient2::Gradient2;
 pub use layer::{ConcurrencyLimitBuilder, ConcurrencyLimitLayer};
+pub use permit::{ConcurrencyLimiter, LimitPermit};
 pub use service::ConcurrencyLimitService;
 pub use vegas::Vegas;
 

@@ -1,0 +1,88 @@
+//! Active health checks: a GET of the configured path on every endpoint
+//! each interval (plus jitter). An endpoint turns unhealthy after
+//! `unhealthy_threshold` failed checks in a row and healthy again after
+//! `healthy_threshold` passed ones. Endpoints start healthy, so a new
+//! proxy serves at once.
+
+use std::collections::HashMap;
+use std::sync::Weak;
+
+use http::{Method, Request, Uri};
+use ordo_config::proxy::HealthCheckConfig;
+use ordo_resilience::Rng;
+use tokio::task::JoinHandle;
+
+use super::Cluster;
+use crate::http::RequestBody;
+
+pub(super) fn spawn(cluster: Weak<Cluster>, hc: HealthCheckConfig) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let rng = Rng::new();
+        // Consecutive results per endpoint: positive passes, negative fails.
+        let mut streaks: HashMap<String, i64> = HashMap::new();
+        loop {
+            let jitter = if hc.jitter.is_zero() {
+                std::time::Duration::ZERO
+            } else {
+                hc.jitter.get().mul_f64(rng.next_f64())
+            };
+            tokio::time::sleep(hc.interval.get() + jitter).await;
+            let Some(cluster) = cluster.upgrade() else {
+                return;
+            };
+            let endpoints = cluster.endpoints();
+            let checks = endpoints.iter().map(|e| check(&cluster, e.address(), &hc));
+            let results = futures_util::future::join_all(checks).await;
+            streaks.retain(|a, _| endpoints.iter().any(|e| e.address() == a));
+            for (e, passed) in endpoints.iter().zip(results) {
+                let s = streaks.entry(e.address().to_owned()).or_insert(0);
+                *s = match (passed, *s) {
+                    (true, n) if n > 0 => n + 1,
+                    (true, _) => 1,
+                    (false, n) if n < 0 => n - 1,
+                    (false, _) => -1,
+                };
+                let turn = if e.is_healthy() {
+                    *s <= -i64::from(hc.unhealthy_threshold)
+                } else {
+                    *s >= i64::from(hc.healthy_threshold)
+                };
+                if turn && e.set_healthy(!e.is_healthy()) {
+                    tracing::warn!(
+                        cluster = cluster.name(),
+                        endpoint = e.address(),
+                        healthy = e.is_healthy(),
+                        "health check state changed"
+                    );
+                }
+            }
+        }
+    })
+}
+
+async fn check(cluster: &Cluster, address: &str, hc: &HealthCheckConfig) -> bool {
+    let Ok(uri) = format!("http://{address}{}", hc.path).parse::<Uri>() else {
+        return false;
+    };
+    let Ok(req) = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(http::header::USER_AGENT, "ordo-health-check")
+        .body(RequestBody::Empty)
+    else {
+        return false;
+    };
+    match tokio::time::timeout(hc.timeout.get(), cluster.client.request(req)).await {
+        Ok(Ok(resp)) => {
+            let ok = resp.status().is_success() || resp.status().is_redirection();
+            // Read the (small) body so the connection goes back to the pool.
+            let _ = tokio::time::timeout(
+                hc.timeout.get(),
+                http_body_util::BodyExt::collect(resp.into_body()),
+            )
+            .await;
+            ok
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,160 @@
+//! Bodies in both directions, without boxing: a request body is empty,
+//! kept whole (so a retry can send it again) or streamed; a response body
+//! is ordo's own or the upstream's, streamed, holding the request's
+//! resources until its last byte.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use ordo_resilience::bulkhead::BulkheadPermit;
+use pin_project_lite::pin_project;
+
+use crate::cluster::InFlight;
+
+pin_project! {
+    /// The body sent upstream.
+    #[project = RequestBodyProj]
+    #[allow(missing_docs)]
+    #[derive(Debug)]
+    pub enum RequestBody {
+        /// No body.
+        Empty,
+        /// A body read whole (up to the retry buffer limit): replayable.
+        Full {
+            data: Option<Bytes>,
+        },
+        /// A body streamed from the client: sent once.
+        Stream {
+            #[pin]
+            inner: Incoming,
+        },
+    }
+}
+
+impl RequestBody {
+    /// A copy for another attempt; `None` for a streamed body.
+    pub(crate) fn try_clone(&self) -> Option<RequestBody> {
+        match self {
+            RequestBody::Empty => Some(RequestBody::Empty),
+            RequestBody::Full { data } => Some(RequestBody::Full { data: data.clone() }),
+            RequestBody::Stream { .. } => None,
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.project() {
+            RequestBodyProj::Empty => Poll::Ready(None),
+            RequestBodyProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            RequestBodyProj::Stream { inner } => inner.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Empty => true,
+            RequestBody::Full { data } => data.is_none(),
+            RequestBody::Stream { inner } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            RequestBody::Empty => SizeHint::with_exact(0),
+            RequestBody::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            RequestBody::Stream { inner } => inner.size_hint(),
+        }
+    }
+}
+
+/// What a streamed response holds until its last byte: the endpoint's
+/// in-flight count and the route's bulkhead slot.
+#[derive(Debug, Default)]
+pub struct Hold {
+    pub(crate) _in_flight: Option<InFlight>,
+    pub(crate) _bulkhead: Option<BulkheadPermit>,
+}
+
+pin_project! {
+    /// The body sent to the client.
+    #[project = ResponseBodyProj]
+    #[allow(missing_docs)]
+    #[derive(Debug)]
+    pub enum ResponseBody {
+        /// A body ordo made.
+        Full {
+            data: Option<Bytes>,
+        },
+        /// The upstream's body, streamed.
+        Upstream {
+            #[pin]
+            inner: Incoming,
+            hold: Hold,
+        },
+    }
+}
+
+impl ResponseBody {
+    /// A body of these bytes.
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        let data: Bytes = data.into();
+        ResponseBody::Full {
+            data: (!data.is_empty()).then_some(data),
+        }
+    }
+
+    pub(crate) fn upstream(inner: Incoming, hold: Hold) -> Self {
+        ResponseBody::Upstream { inner, hold }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.project() {
+            ResponseBodyProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            ResponseBodyProj::Upstream { inner, hold } => {
+                let polled = inner.poll_frame(cx);
+                if let Poll::Ready(None | Some(Err(_))) = &polled {
+                    *hold = Hold::default();
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Full { data } => data.is_none(),
+            ResponseBody::Upstream { inner, .. } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            ResponseBody::Upstream { inner, .. } => inner.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The life of a request, in named steps:
+//!
+//! `route` → `admit` (bulkhead, adaptive limit, route circuit) →
+//! `prepare` (hygiene, body kept for retries) → `attempts` (pick an
+//! endpoint, its circuit, send under the per-try timeout, classify, retry
+//! on another endpoint within the budget) under the route's timeout →
+//! `respond` (the upstream's response streamed back, or a generated one
+//! with `x-ordo-reason`, or the route's fallback).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::uri::{PathAndQuery, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use ordo_resilience::Rng;
+use ordo_resilience::classify::Outcome;
+use prometheus_client::metrics::counter::Counter;
+use tokio::time::Instant;
+
+use super::body::{Hold, RequestBody, ResponseBody};
+use super::headers::{self, REQUEST_ID};
+use crate::cluster::{AttemptResult, Cluster, Tried, hash_bytes};
+use crate::metrics::{ProxyMetrics, ReasonLabels};
+use crate::policy::{Fallback, RetryOn};
+use crate::reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
+use crate::route::Route;
+use crate::runtime::Runtime;
+
+/// State shared by every connection of every listener.
+#[derive(Debug)]
+pub struct Shared {
+    pub(crate) runtime: ArcSwap<Runtime>,
+    pub(crate) metrics: Arc<ProxyMetrics>,
+    generated: [Counter; Reason::ALL.len()],
+    rng: Rng,
+}
+
+impl Shared {
+    pub(crate) fn new(runtime: Runtime, metrics: Arc<ProxyMetrics>) -> Self {
+        Shared {
+            runtime: ArcSwap::from_pointee(runtime),
+            generated: Reason::ALL.map(|r| {
+                metrics
+                    .generated
+                    .get_or_create(&ReasonLabels { reason: r.as_str() })
+                    .clone()
+            }),
+            metrics,
+            rng: Rng::new(),
+        }
+    }
+
+    /// A response ordo makes itself, counted by reason.
+    fn generated(&self, reason: Reason) -> Response<ResponseBody> {
+        if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
+            self.generated[i].inc();
+        }
+        let mut resp = Response::new(ResponseBody::full(Bytes::from_static(
+            reason.message().as_bytes(),
+        )));
+        *resp.status_mut() = reason.status();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(REASON_HEADER, reason.header_value());
+        resp
+    }
+}
+
+/// What a connection knows about itself.
+#[derive(Debug)]
+pub(crate) struct ConnInfo {
+    pub(crate) listener: Arc<str>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) tls: bool,
+}
+
+/// Serves one request.
+pub(crate) async fn handle(
+    shared: &Shared,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let start = Instant::now();
+    let runtime = shared.runtime.load_full();
+    let (mut parts, body) = req.into_parts();
+    let request_id = headers::request_id(&mut parts.headers, &shared.rng);
+    let route = runtime
+        .listener(&conn.listener)
+        .and_then(|l| l.route(&parts).map(|r| (l, r)));
+    let Some((listener, route)) = route else {
+        let mut resp = shared.generated(Reason::NoRoute);
+        resp.headers_mut().insert(REQUEST_ID, request_id);
+        return resp;
+    };
+    let method = listener.access_log.then(|| parts.method.clone());
+    let path = listener.access_log.then(|| parts.uri.path().to_owned());
+    let (mut resp, info) = forward(shared, route, conn, parts, body).await;
+    let status = resp.status();
+    route.by_class[usize::from((status.as_u16() / 100).clamp(1, 5)) - 1].inc();
+    let elapsed = start.elapsed();
+    route.duration.observe(elapsed);
+    if let (Some(method), Some(path)) = (method, path) {
+        tracing::info!(
+            target: "ordo::access",
+            listener = &*conn.listener,
+            route = route.name(),
+            client = %conn.peer.ip(),
+            method = %method,
+            path = %path,
+            status = status.as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1e3,
+            attempts = info.attempts,
+            upstream = info.endpoint.as_deref().unwrap_or("-"),
+            reason = info.reason.map_or("-", Reason::as_str),
+            request_id = request_id.to_str().unwrap_or("-"),
+        );
+    }
+    resp.headers_mut().insert(REQUEST_ID, request_id);
+    resp
+}
+
+/// What the access log says about a forwarded request.
+#[derive(Debug, Default)]
+struct Info {
+    attempts: u32,
+    endpoint: Option<String>,
+    reason: Option<Reason>,
+}
+
+/// Why the attempts ended without a response to pass on.
+enum Failed {
+    Local(Reason),
+    Attempt(AttemptResult),
+}
+
+async fn forward(
+    shared: &Shared,
+    route: &Route,
+    conn: &ConnInfo,
+    mut parts: Parts,
+    body: Incoming,
+) -> (Response<ResponseBody>, Info) {
+    let policy = &route.policy;
+    let mut info = Info::default();
+    let deadline = Instant::now() + policy.timeout;
+
+    // admit
+    let bulkhead = match &policy.bulkhead {
+        Some(b) => match tokio::time::timeout_at(deadline, b.acquire()).await {
+            Ok(Ok(p)) => Some(p),
+            _ => return reject(shared, route, Reason::BulkheadFull, info),
+        },
+        None => None,
+    };
+    let limit = match &policy.limiter {
+        Some(l) => match l.try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => return reject(shared, route, Reason::ConcurrencyLimited, info),
+        },
+        None => None,
+    };
+    let circuit = match &policy.breaker {
+        Some(b) => match b.try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => return reject(shared, route, Reason::CircuitOpen, info),
+        },
+        None => None,
+    };
+
+    // prepare
+    let upgrade = parts.version == Version::HTTP_11 && headers::is_upgrade(&parts.headers);
+    let on_client_upgrade = if upgrade {
+        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+    } else {
+        None
+    };
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    headers::set_forwarded(&mut parts.headers, conn.peer.ip(), conn.tls);
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(a) = parts.uri.authority()
+        && let Ok(v) = HeaderValue::from_str(a.as_str())
+    {
+        parts.headers.insert(header::HOST, v);
+    }
+    let retry = &policy.retry;
+    let may_retry = retry.max_attempts > 1 && !upgrade;
+    let body = match prepare_body(body, &parts, may_retry, retry.max_buffered_body, deadline).await
+    {
+        Ok(b) => b,
+        Err(reason) => return reject(shared, route, reason, info),
+    };
+    let idempotent = retry.non_idempotent || is_idempotent(&parts.method);
+    let cluster = route.target.pick();
+    let hash = cluster
+        .hash_header()
+        .and_then(|h| parts.headers.get(h))
+        .map(|v| hash_bytes(v.as_bytes()));
+    if let Some(b) = &retry.budget {
+        b.deposit();
+    }
+
+    // attempts, under the route's timeout
+    let attempts = attempts(
+        route, cluster, &parts, body, idempotent, hash, &mut info, bulkhead,
+    );
+    let result = match tokio::time::timeout_at(deadline, attempts).await {
+        Ok(r) => r,
+        Err(_) => Err(Failed::Attempt(AttemptResult::Timeout)),
+    };
+
+    // respond
+    match result {
+        Ok(resp) => {
+            let status = resp.status();
+            let failed = status.is_server_error();
+            if let Some(p) = circuit {
+                p.record(if failed {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                });
+            }
+            if let Some(p) = limit {
+                if matches!(status.as_u16(), 429 | 503) {
+                    p.dropped();
+                } else {
+                    p.success();
+                }
+            }
+            if failed && let Some(f) = policy.fallback.as_ref().filter(|f| f.on_upstream_5xx) {
+                return (fallback(f, None), info);
+            }
+            if upgrade && status == StatusCode::SWITCHING_PROTOCOLS {
+                return (splice_upgrade(resp, on_client_upgrade), info);
+            }
+            (resp, info)
+        }
+        Err(failed) => {
+            let reason = match failed {
+                Failed::Local(r) => {
+                    // Nothing was sent: say nothing to the circuit.
+                    if let Some(p) = circuit {
+                        p.record(Outcome::Ignored);
+                    }
+                    if let Some(p) = limit {
+                        p.ignore();
+                    }
+                    r
+                }
+                Failed::Attempt(a) => {
+                    if let Some(p) = circuit {
+                        p.record(Outcome::Failure);
+                    }
+                    if let Some(p) = limit {
+                        if a == AttemptResult::Timeout {
+                            p.dropped();
+                        } else {
+                            p.ignore();
+                        }
+                    }
+                    match (a, info.reason) {
+                        (AttemptResult::Timeout, _) => Reason::UpstreamTimeout,
+                        (_, Some(Reason::RetryBudgetExhausted)) => Reason::RetryBudgetExhausted,
+                        (AttemptResult::ConnectFailure, _) => Reason::ConnectFailure,
+                        _ => Reason::UpstreamReset,
+                    }
+                }
+            };
+            reject(shared, route, reason, info)
+        }
+    }
+}
+
+/// The route's fallback if it has one, else ordo's own response.
+fn reject(
+    shared: &Shared,
+    route: &Route,
+    reason: Reason,
+    mut info: Info,
+) -> (Response<ResponseBody>, Info) {
+    info.reason = Some(reason);
+    match &route.policy.fallback {
+        Some(f) => (fallback(f, Some(reason)), info),
+        None => (shared.generated(reason), info),
+    }
+}
+
+fn fallback(f: &Fallback, reason: Option<Reason>) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(f.body.clone()));
+    *resp.status_mut() = f.status;
+    *resp.headers_mut() = f.headers.clone();
+    let h = resp.headers_mut();
+    h.insert(FALLBACK_HEADER, HeaderValue::from_static("true"));
+    h.insert(
+        REASON_HEADER,
+        reason.map_or(
+            HeaderValue::from_static("upstream-5xx"),
+            Reason::header_value,
+        ),
+    );
+    resp
+}
+
+pub(crate) fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Keeps a small body whole so it can be sent again; streams the rest.
+async fn prepare_body(
+    body: Incoming,
+    parts: &Parts,
+    may_retry: bool,
+    max: u64,
+    deadline: Instant,
+) -> Result<RequestBody, Reason> {
+    if body.is_end_stream() {
+        return Ok(RequestBody::Empty);
+    }
+    let len = body.size_hint().exact();
+    match len {
+        Some(0) => Ok(RequestBody::Empty),
+        Some(n) if may_retry && n <= max && parts.headers.contains_key(header::CONTENT_LENGTH) => {
+            let limited = http_body_util::Limited::new(body, n as usize);
+            match tokio::time::timeout_at(deadline, limited.collect()).await {
+                Ok(Ok(c)) => Ok(RequestBody::Full {
+                    data: Some(c.to_bytes()),
+                }),
+                Ok(Err(_)) => Err(Reason::BadRequest),
+                Err(_) => Err(Reason::UpstreamTimeout),
+            }
+        }
+        _ => Ok(RequestBody::Stream { inner: body }),
+    }
+}
+
+/// Tries endpoints until one answers acceptably or the retries run out.
+#[allow(clippy::too_many_arguments)]
+async fn attempts(
+    route: &Route,
+    cluster: &Arc<Cluster>,
+    parts: &Parts,
+    body: RequestBody,
+    idempotent: bool,
+    hash: Option<u64>,
+    info: &mut Info,
+    bulkhead: Option<ordo_resilience::bulkhead::BulkheadPermit>,
+) -> Result<Response<ResponseBody>, Failed> {
+    let policy = &route.policy;
+    let retry = &policy.retry;
+    let mut tried = Tried::default();
+    let mut body = Some(body);
+    let mut bulkhead = bulkhead;
+    let version = if cluster.config.protocol == ordo_config::proxy::UpstreamProtocol::Http2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    loop {
+        info.attempts += 1;
+        let last = info.attempts >= retry.max_attempts;
+        let (endpoint, index) = match cluster.pick(tried, hash) {
+            Ok(e) => e,
+            Err(reason) => return Err(Failed::Local(reason)),
+        };
+        tried.add(index);
+        info.endpoint = Some(endpoint.address().to_owned());
+        let permit = match endpoint.breaker() {
+            Some(b) => match b.try_acquire() {
+                Ok(p) => Some(p),
+                // Opened between the pick and now: count it as a local
+                // rejection and let the loop try another endpoint.
+                Err(_) if !last => continue,
+                Err(_) => return Err(Failed::Local(Reason::CircuitOpen)),
+            },
+            None => None,
+        };
+        // The body for this attempt; a copy stays behind for the next.
+        let this_body = match body
+            .as_ref()
+            .and_then(|b| if last { None } else { b.try_clone() })
+        {
+            Some(copy) => copy,
+            None => body.take().expect("a body remains while attempts remain"),
+        };
+        let mut uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(endpoint.authority().clone());
+        uri = uri.path_and_query(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        let mut req = Request::new(this_body);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri.build().map_err(|_| Failed::Local(Reason::BadRequest))?;
+        *req.version_mut() = version;
+        *req.headers_mut() = parts.headers.clone();
+        if version == Version::HTTP_2 {
+            req.headers_mut().remove(header::HOST);
+        }
+
+        let in_flight = endpoint.start();
+        let sent = Instant::now();
+        let call = cluster.client.request(req);
+        let outcome = match policy.per_try_timeout {
+            Some(t) => match tokio::time::timeout(t, call).await {
+                Ok(r) => r.map_err(Some),
+                Err(_) => Err(None),
+            },
+            None => call.await.map_err(Some),
+        };
+        let rtt = sent.elapsed();
+        let (result, resp) = match outcome {
+            Ok(resp) => (AttemptResult::Status(resp.status().as_u16()), Some(resp)),
+            Err(Some(e)) if e.is_connect() => (AttemptResult::ConnectFailure, None),
+            Err(Some(_)) => (AttemptResult::Reset, None),
+            Err(None) => (AttemptResult::Timeout, None),
+        };
+        cluster.record(&endpoint, result, rtt);
+        if let Some(p) = permit {
+            p.record_with_duration(
+                if result.is_failure() {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                },
+                rtt,
+            );
+        }
+
+        let retry_wanted = match result {
+            AttemptResult::ConnectFailure => retry.on.has(RetryOn::CONNECT),
+            AttemptResult::Reset => retry.on.has(RetryOn::RESET) && idempotent,
+            AttemptResult::Timeout => retry.on.has(RetryOn::PER_TRY_TIMEOUT) && idempotent,
+            AttemptResult::Status(s) => idempotent && retry.retries_status(s),
+            AttemptResult::Cancelled => false,
+        };
+        if retry_wanted && !last && body.is_some() {
+            if retry.budget.as_ref().is_none_or(|b| b.try_withdraw()) {
+                route.retries.inc();
+                drop(resp);
+                drop(in_flight);
+                let delay = retry.backoff.delay(info.attempts - 1, &retry.rng);
+                if delay > Duration::ZERO {
+                    tokio::time::sleep(delay).await;
+                }
+                continue;
+            }
+            route.budget_exhausted.inc();
+            info.reason = Some(Reason::RetryBudgetExhausted);
+        }
+        return match resp {
+            Some(resp) => {
+                let (mut head, incoming) = resp.into_parts();
+                let upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
+                headers::strip_hop_by_hop(&mut head.headers, upgrade);
+                let hold = Hold {
+                    _in_flight: Some(in_flight),
+                    _bulkhead: bulkhead.take(),
+                };
+                Ok(Response::from_parts(
+                    head,
+                    ResponseBody::upstream(incoming, hold),
+                ))
+            }
+            None => Err(Failed::Attempt(result)),
+        };
+    }
+}
+
+/// Joins the client's and the upstream's upgraded connections and copies
+/// bytes both ways until either side closes.
+fn splice_upgrade(
+    mut resp: Response<ResponseBody>,
+    client: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<ResponseBody> {
+    let Some(client) = client else { return resp };
+    let upstream = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else {
+            return;
+        };
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    });
+    resp
+}

@@ -1,0 +1,13 @@
+//! The HTTP data path: listeners, the request's steps, bodies and header
+//! hygiene.
+
+mod body;
+mod forward;
+pub mod headers;
+mod server;
+mod tls;
+
+pub use body::{Hold, RequestBody, ResponseBody};
+pub use forward::Shared;
+pub(crate) use server::{ListenerTask, bind_listener, same_socket as server_same_socket};
+pub(crate) use tls::acceptor as tls_acceptor;

@@ -1,0 +1,107 @@
+//! Why ordo itself answered a request instead of an upstream: the
+//! `x-ordo-reason` header of every response the proxy generates.
+
+use http::{HeaderValue, StatusCode};
+
+/// The header naming the reason on a generated response.
+pub const REASON_HEADER: &str = "x-ordo-reason";
+/// Set (to `true`) on a route's configured fallback response.
+pub const FALLBACK_HEADER: &str = "x-ordo-fallback";
+
+/// Why the proxy answered by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No route of the listener matched the request (404).
+    NoRoute,
+    /// The route's or every endpoint's circuit breaker is open (503).
+    CircuitOpen,
+    /// The route's bulkhead is full (503).
+    BulkheadFull,
+    /// The route's adaptive concurrency limit is reached (503).
+    ConcurrencyLimited,
+    /// The cluster has no endpoint that is healthy and not ejected (503).
+    NoHealthyEndpoint,
+    /// The endpoint refused or did not accept the connection (503).
+    ConnectFailure,
+    /// The connection broke before the response headers (502).
+    UpstreamReset,
+    /// The route's timeout or the last attempt's timeout fired (504).
+    UpstreamTimeout,
+    /// A retry was due but the retry budget had nothing left; the last
+    /// attempt's failure is returned (503).
+    RetryBudgetExhausted,
+    /// The request body is larger than the route accepts (413).
+    BodyTooLarge,
+    /// The request could not be forwarded as it is (400).
+    BadRequest,
+}
+
+impl Reason {
+    /// Every reason, for metrics.
+    pub const ALL: [Reason; 11] = [
+        Reason::NoRoute,
+        Reason::CircuitOpen,
+        Reason::BulkheadFull,
+        Reason::ConcurrencyLimited,
+        Reason::NoHealthyEndpoint,
+        Reason::ConnectFailure,
+        Reason::UpstreamReset,
+        Reason::UpstreamTimeout,
+        Reason::RetryBudgetExhausted,
+        Reason::BodyTooLarge,
+        Reason::BadRequest,
+    ];
+
+    /// The header value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoRoute => "no-route",
+            Reason::CircuitOpen => "circuit-open",
+            Reason::BulkheadFull => "bulkhead-full",
+            Reason::ConcurrencyLimited => "concurrency-limited",
+            Reason::NoHealthyEndpoint => "no-healthy-endpoint",
+            Reason::ConnectFailure => "connect-failure",
+            Reason::UpstreamReset => "upstream-reset",
+            Reason::UpstreamTimeout => "upstream-timeout",
+            Reason::RetryBudgetExhausted => "retry-budget-exhausted",
+            Reason::BodyTooLarge => "request-body-too-large",
+            Reason::BadRequest => "bad-request",
+        }
+    }
+
+    /// The status of the generated response.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Reason::NoRoute => StatusCode::NOT_FOUND,
+            Reason::UpstreamReset => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::BadRequest => StatusCode::BAD_REQUEST,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The header value, ready to insert.
+    pub const fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(self.as_str())
+    }
+
+    /// The body of the generated response: one line a person can act on.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Reason::NoRoute => "no route of this listener matches the request\n",
+            Reason::CircuitOpen => {
+                "the circuit breaker is open: the upstream is failing, requests are held back\n"
+            }
+            Reason::BulkheadFull => "too many requests in flight on this route (bulkhead full)\n",
+            Reason::ConcurrencyLimited => "the route's adaptive concurrency limit is reached\n",
+            Reason::NoHealthyEndpoint => "the cluster has no healthy endpoint\n",
+            Reason::ConnectFailure => "could not connect to an upstream endpoint\n",
+            Reason::UpstreamReset => "the upstream closed the connection before answering\n",
+            Reason::UpstreamTimeout => "the upstream did not answer in time\n",
+            Reason::RetryBudgetExhausted => "the upstream failed and the retry budget is spent\n",
+            Reason::BodyTooLarge => "the request body is too large\n",
+            Reason::BadRequest => "the request cannot be forwarded\n",
+        }
+    }
+}
