@@ -134,7 +134,12 @@ impl Balancer {
                 self.p2c(n, &ok, |i| f64::from(set.endpoints[i].in_flight()))
             }
             LoadBalancer::RoundRobin => {
-                let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+                // A retry does not take a turn: it goes to the next one.
+                let start = if tried.is_empty() {
+                    self.next.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    self.next.load(Ordering::Relaxed)
+                } % n;
                 scan(n, start, &ok)
             }
             LoadBalancer::Weighted => self.weighted(set, &ok),

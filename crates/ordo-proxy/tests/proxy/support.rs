@@ -1,0 +1,152 @@
+//! Starting a proxy from a YAML string, on port 0, with its config in a
+//! file of its own so reloads work as in production.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ordo_config::ConfigErrors;
+use ordo_config::proxy::ProxyConfig;
+use ordo_proxy::{Proxy, ProxyOptions};
+
+pub use ordo_test_support::client::{
+    TestClient, get, http1_client, http2_client, raw_exchange, send, try_get,
+};
+pub use ordo_test_support::upstream::{Behaviour, Upstream};
+
+/// A proxy under test.
+pub struct TestProxy {
+    pub proxy: Arc<Proxy>,
+    /// The first listener's address.
+    pub addr: SocketAddr,
+    pub file: PathBuf,
+}
+
+/// A fresh folder for a test's files.
+pub fn temp_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ordo-proxy-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl TestProxy {
+    /// Writes `yaml` to a file, loads it and starts the proxy.
+    pub async fn start(yaml: &str) -> TestProxy {
+        Self::try_start(yaml)
+            .await
+            .unwrap_or_else(|e| panic!("proxy did not start:\n{e}"))
+    }
+
+    pub async fn try_start(yaml: &str) -> Result<TestProxy, ConfigErrors> {
+        let file = temp_dir().join("proxy.yaml");
+        std::fs::write(&file, yaml).expect("write config");
+        let doc = ordo_config::load::<ProxyConfig>(&file)?;
+        let first = doc.config.listeners[0].name.clone();
+        let proxy = Proxy::start(
+            doc,
+            ProxyOptions {
+                config_path: Some(file.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let addr = proxy
+            .listener_addr(&first)
+            .await
+            .expect("first listener bound");
+        Ok(TestProxy { proxy, addr, file })
+    }
+
+    /// `http://<first listener><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Rewrites the config file and reloads it.
+    pub async fn reload(&self, yaml: &str) -> Result<(), ConfigErrors> {
+        std::fs::write(&self.file, yaml).expect("write config");
+        self.proxy.reload_from_file().await
+    }
+
+    /// The admin endpoint's base URL.
+    pub async fn admin_url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.proxy.admin_addr().await.expect("admin configured")
+        )
+    }
+}
+
+/// Starts `n` upstreams named `name0..`.
+pub async fn upstreams(name: &str, n: usize) -> Vec<Upstream> {
+    let mut v = Vec::new();
+    for i in 0..n {
+        v.push(Upstream::builder().name(format!("{name}{i}")).start().await);
+    }
+    v
+}
+
+/// YAML lines `- address: <addr>` for a cluster's endpoints.
+pub fn endpoints(ups: &[&Upstream]) -> String {
+    ups.iter()
+        .map(|u| format!("\n      - address: {}", u.addr()))
+        .collect()
+}
+
+/// A config with one listener `edge` on port 0, one route `all` to
+/// cluster `c`, the route's `policy` and the cluster's `extra` settings
+/// (YAML at the cluster's indentation).
+pub fn simple(ups: &[&Upstream], policy: &str, extra: &str) -> String {
+    format!(
+        "admin: {{ address: 127.0.0.1:0 }}
+listeners:
+  - name: edge
+    address: 127.0.0.1:0
+    routes:
+      - name: all
+        cluster: c
+        policy: {policy}
+clusters:
+  - name: c
+    endpoints:{eps}
+{extra}
+",
+        eps = endpoints(ups),
+    )
+}
+
+/// Polls `f` until it is true or `within` passes.
+pub async fn eventually(within: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `x-ordo-reason` header, or "".
+pub fn reason(h: &http::HeaderMap) -> &str {
+    h.get("x-ordo-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The `x-upstream` header, or "".
+pub fn upstream_of(h: &http::HeaderMap) -> String {
+    h.get("x-upstream")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
