@@ -30,7 +30,9 @@ pub struct Aimd {
     pub backoff_ratio: f64,
     /// A sample slower than this counts as a drop.
     pub timeout: Duration,
-    limit: u32,
+    /// The current limit; `None` until the first sample, so a changed
+    /// `initial_limit` field is honoured.
+    limit: Option<u32>,
 }
 
 impl Default for Aimd {
@@ -54,7 +56,7 @@ impl Aimd {
             max_limit,
             backoff_ratio,
             timeout,
-            limit: initial_limit,
+            limit: None,
         }
     }
 
@@ -77,14 +79,15 @@ impl LimitAlgorithm for Aimd {
     }
 
     fn update(&mut self, sample: &Sample) -> u32 {
-        let mut next = self.limit;
+        let mut next = self.limit.unwrap_or(self.initial_limit);
         if sample.dropped || sample.rtt > self.timeout {
             next = (f64::from(next) * self.backoff_ratio) as u32;
         } else if u64::from(sample.in_flight) * 2 >= u64::from(next) {
             next = next.saturating_add(1);
         }
-        self.limit = next.clamp(self.min_limit, self.max_limit);
-        self.limit
+        let limit = next.clamp(self.min_limit, self.max_limit);
+        self.limit = Some(limit);
+        limit
     }
 }
 

@@ -65,7 +65,9 @@ pub struct Gradient2 {
     pub drift_guard: bool,
     /// ordo's fix for ignored drops; see above.
     pub respect_drops: bool,
-    limit: f64,
+    /// The current limit; `None` until the first sample, so a changed
+    /// `initial_limit` field is honoured.
+    limit: Option<f64>,
     long: LongAverage,
 }
 
@@ -118,7 +120,7 @@ impl Gradient2 {
             tolerance: 1.5,
             drift_guard: true,
             respect_drops: true,
-            limit: f64::from(initial_limit),
+            limit: None,
             long: LongAverage::new(),
         }
     }
@@ -152,7 +154,7 @@ impl LimitAlgorithm for Gradient2 {
     }
 
     fn update(&mut self, sample: &Sample) -> u32 {
-        let l = self.limit;
+        let l = self.limit.unwrap_or(f64::from(self.initial_limit));
         let short = sample.rtt.as_secs_f64().max(1e-9);
         let long = self.long.add(short, self.long_window);
         if long / short > 2.0 {
@@ -173,8 +175,9 @@ impl LimitAlgorithm for Gradient2 {
         };
         let next = l * gradient + headroom;
         let next = l * (1.0 - self.smoothing) + next * self.smoothing;
-        self.limit = next.clamp(f64::from(self.min_limit), f64::from(self.max_limit));
-        self.limit as u32
+        let limit = next.clamp(f64::from(self.min_limit), f64::from(self.max_limit));
+        self.limit = Some(limit);
+        limit as u32
     }
 }
 

@@ -41,7 +41,9 @@ pub struct Vegas {
     pub probe_multiplier: u32,
     /// Double the limit until the first queueing or drop.
     pub slow_start: bool,
-    limit: f64,
+    /// The current limit; `None` until the first sample, so a changed
+    /// `initial_limit` field is honoured.
+    limit: Option<f64>,
     rtt_noload: Duration,
     probe_count: u64,
     probe_jitter: f64,
@@ -75,7 +77,7 @@ impl Vegas {
             smoothing: 1.0,
             probe_multiplier: 30,
             slow_start: true,
-            limit: f64::from(initial_limit),
+            limit: None,
             rtt_noload: Duration::ZERO,
             probe_count: 0,
             probe_jitter: 0.5 + rng.next_f64() * 0.5,
@@ -116,7 +118,7 @@ impl LimitAlgorithm for Vegas {
     }
 
     fn update(&mut self, sample: &Sample) -> u32 {
-        let l = self.limit;
+        let l = self.limit.unwrap_or(f64::from(self.initial_limit));
         let rtt = sample.rtt.max(Duration::from_nanos(1));
         self.probe_count += 1;
         if self.probe_jitter * f64::from(self.probe_multiplier) * l <= self.probe_count as f64 {
@@ -154,8 +156,9 @@ impl LimitAlgorithm for Vegas {
             }
         };
         let next = next.clamp(1.0, f64::from(self.max_limit));
-        self.limit = (1.0 - self.smoothing) * l + self.smoothing * next;
-        self.limit as u32
+        let limit = (1.0 - self.smoothing) * l + self.smoothing * next;
+        self.limit = Some(limit);
+        limit as u32
     }
 }
 
@@ -181,7 +184,7 @@ mod tests {
         let l = v.update(&at(20, 80));
         assert!(l < 80, "{l}");
         // Out of slow start: no queue grows by beta only.
-        let before = v.limit as u32;
+        let before = v.limit.unwrap_or(f64::from(v.initial_limit)) as u32;
         let after = v.update(&at(10, before));
         assert_eq!(after, before + 6);
     }

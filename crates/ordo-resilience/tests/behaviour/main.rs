@@ -10,6 +10,7 @@ mod circuit_breaker;
 mod fallback;
 mod hedge;
 mod limit;
+mod permits;
 mod rate_limit;
 mod retry;
 mod stack;
