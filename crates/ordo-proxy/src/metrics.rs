@@ -42,6 +42,8 @@ pub const RELOADS: &str = "ordo_proxy_config_reloads";
 pub const CONNECTIONS: &str = "ordo_proxy_downstream_connections";
 /// Upstream connections opened, by cluster.
 pub const UPSTREAM_CONNECTIONS: &str = "ordo_proxy_upstream_connections_opened";
+/// Upstream connections open now (in use or idle in the pool), by cluster.
+pub const UPSTREAM_OPEN: &str = "ordo_proxy_upstream_connections_open";
 
 /// Labels of a route's series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -153,6 +155,7 @@ pub struct ProxyMetrics {
     pub(crate) reloads: Family<ResultLabels, Counter>,
     pub(crate) connections: Family<ListenerLabels, Gauge>,
     pub(crate) upstream_connections: Family<ClusterLabels, Counter>,
+    pub(crate) upstream_open: Family<ClusterLabels, Gauge>,
 }
 
 impl ProxyMetrics {
@@ -175,6 +178,7 @@ impl ProxyMetrics {
             reloads: Family::default(),
             connections: Family::default(),
             upstream_connections: Family::default(),
+            upstream_open: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -243,6 +247,11 @@ impl ProxyMetrics {
             UPSTREAM_CONNECTIONS,
             "Upstream connections opened, by cluster",
             m.upstream_connections.clone(),
+        );
+        registry.register(
+            UPSTREAM_OPEN,
+            "Upstream connections open now, in use or idle, by cluster",
+            m.upstream_open.clone(),
         );
         Arc::new(ProxyMetrics { registry, ..m })
     }

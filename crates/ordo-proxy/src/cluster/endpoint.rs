@@ -116,6 +116,10 @@ impl Endpoint {
         &self.address
     }
 
+    pub(crate) fn address_arc(&self) -> Arc<str> {
+        self.address.clone()
+    }
+
     pub(crate) fn authority(&self) -> &Authority {
         &self.authority
     }

@@ -2,6 +2,7 @@
 //! connection pool, active health checks and outlier ejection.
 
 mod balance;
+mod connector;
 mod endpoint;
 mod health;
 mod outlier;
@@ -33,7 +34,7 @@ use crate::http::RequestBody;
 use crate::metrics::{ClusterLabels, EndpointClassLabels, EndpointLabels, ProxyMetrics};
 
 /// The upstream HTTP client of a cluster (one pool per endpoint).
-pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
+pub(crate) type UpstreamClient = Client<connector::CountingConnector, RequestBody>;
 
 /// A group of interchangeable endpoints.
 #[derive(Debug)]
@@ -83,7 +84,14 @@ impl Cluster {
         if config.protocol == UpstreamProtocol::Http2 {
             builder.http2_only(true);
         }
-        let client = builder.build(http);
+        let labels = ClusterLabels {
+            cluster: config.name.clone(),
+        };
+        let client = builder.build(connector::CountingConnector {
+            inner: http,
+            opened: metrics.upstream_connections.get_or_create(&labels).clone(),
+            open: metrics.upstream_open.get_or_create(&labels).clone(),
+        });
         let cluster = Arc::new(Cluster {
             name: config.name.as_str().into(),
             config: config.clone(),

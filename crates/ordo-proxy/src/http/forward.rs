@@ -135,7 +135,7 @@ pub(crate) async fn handle(
 #[derive(Debug, Default)]
 struct Info {
     attempts: u32,
-    endpoint: Option<String>,
+    endpoint: Option<Arc<str>>,
     reason: Option<Reason>,
 }
 
@@ -213,7 +213,7 @@ async fn forward(
 
     // attempts, under the route's timeout
     let attempts = attempts(
-        route, cluster, &parts, body, idempotent, hash, &mut info, bulkhead,
+        route, cluster, &mut parts, body, idempotent, hash, &mut info, bulkhead,
     );
     let result = match tokio::time::timeout_at(deadline, attempts).await {
         Ok(r) => r,
@@ -353,7 +353,7 @@ async fn prepare_body(
 async fn attempts(
     route: &Route,
     cluster: &Arc<Cluster>,
-    parts: &Parts,
+    parts: &mut Parts,
     body: RequestBody,
     idempotent: bool,
     hash: Option<u64>,
@@ -378,7 +378,7 @@ async fn attempts(
             Err(reason) => return Err(Failed::Local(reason)),
         };
         tried.add(index);
-        info.endpoint = Some(endpoint.address().to_owned());
+        info.endpoint = Some(endpoint.address_arc());
         let permit = match endpoint.breaker() {
             Some(b) => match b.try_acquire() {
                 Ok(p) => Some(p),
@@ -389,11 +389,14 @@ async fn attempts(
             },
             None => None,
         };
-        // The body for this attempt; a copy stays behind for the next.
-        let this_body = match body
+        // The body for this attempt; a copy stays behind for the next. When
+        // no copy can be made this is the final attempt, and the headers
+        // move instead of being copied too.
+        let copy = body
             .as_ref()
-            .and_then(|b| if last { None } else { b.try_clone() })
-        {
+            .and_then(|b| if last { None } else { b.try_clone() });
+        let final_attempt = copy.is_none();
+        let this_body = match copy {
             Some(copy) => copy,
             None => body.take().expect("a body remains while attempts remain"),
         };
@@ -411,7 +414,11 @@ async fn attempts(
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri.build().map_err(|_| Failed::Local(Reason::BadRequest))?;
         *req.version_mut() = version;
-        *req.headers_mut() = parts.headers.clone();
+        *req.headers_mut() = if final_attempt {
+            std::mem::take(&mut parts.headers)
+        } else {
+            parts.headers.clone()
+        };
         if version == Version::HTTP_2 {
             req.headers_mut().remove(header::HOST);
         }

@@ -155,11 +155,26 @@ async fn accept_loop(
         let gauge = connections.clone();
         match &tls {
             None => {
-                let c = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let c = graceful.watch(c.into_owned());
+                let watcher = graceful.watcher();
+                let mut stop = stopped.clone();
                 tokio::spawn(async move {
                     gauge.inc();
-                    let _ = c.await;
+                    // hyper's header_read_timeout starts only once the auto
+                    // builder has read enough to tell HTTP/1 from HTTP/2: a
+                    // client that sends nothing would hold the connection
+                    // forever. The first byte must come within the timeout.
+                    let mut first = [0u8; 1];
+                    let spoke = tokio::select! {
+                        r = tokio::time::timeout(handshake_timeout, stream.peek(&mut first)) => {
+                            matches!(r, Ok(Ok(1..)))
+                        }
+                        _ = stop.changed() => false,
+                    };
+                    if spoke {
+                        let c =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let _ = watcher.watch(c.into_owned()).await;
+                    }
                     gauge.dec();
                 });
             }
