@@ -244,17 +244,23 @@ impl Cluster {
         let set = self.set.load();
         let now = self.now();
         let now_ms = now.as_millis() as u64;
-        match self
+        let now_ns = now.as_nanos() as u64;
+        // When ejections leave nothing to pick, ignore them (Envoy's panic
+        // mode, at its limit): passive ejection must never take a whole
+        // cluster down. Health checks and open circuits still hold.
+        let picked = self
             .balancer
-            .pick(&set, tried, hash, now_ms, now.as_nanos() as u64)
-        {
+            .pick(&set, tried, hash, now_ms, now_ns)
+            .or_else(|| self.balancer.pick(&set, tried, hash, u64::MAX, now_ns));
+        match picked {
             Some(i) => Ok((set.endpoints[i].clone(), i)),
             None => {
                 // Name the cause: endpoints that would be up but for their
                 // circuit, or none up at all.
-                let circuit = set.endpoints.iter().any(|e| {
-                    e.is_healthy() && e.ejected_until_ms() <= now_ms && e.breaker().is_some()
-                });
+                let circuit = set
+                    .endpoints
+                    .iter()
+                    .any(|e| e.is_healthy() && e.breaker().is_some());
                 Err(if circuit {
                     crate::Reason::CircuitOpen
                 } else {

@@ -35,6 +35,8 @@ use crate::reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
 use crate::route::Route;
 use crate::runtime::Runtime;
 
+const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+
 /// State shared by every connection of every listener.
 #[derive(Debug)]
 pub struct Shared {
@@ -419,8 +421,12 @@ async fn attempts(
         } else {
             parts.headers.clone()
         };
-        if version == Version::HTTP_2 {
-            req.headers_mut().remove(header::HOST);
+        if version == Version::HTTP_2
+            && let Some(host) = req.headers_mut().remove(header::HOST)
+        {
+            // HTTP/2 carries the endpoint's address as `:authority`; the
+            // name the client asked for goes along beside it.
+            req.headers_mut().insert(X_FORWARDED_HOST, host);
         }
 
         let in_flight = endpoint.start();

@@ -1,4 +1,6 @@
 //! TEMP scaffold (not committed).
+#[path = "../proxy/admin.rs"]
+mod admin;
 #[path = "../proxy/deadline.rs"]
 mod deadline;
 #[path = "../proxy/h2.rs"]

@@ -155,3 +155,26 @@ async fn p2c_ewma_prefers_the_faster_endpoint() {
         slow.hits()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ejection_never_empties_a_cluster() {
+    let only = Upstream::builder()
+        .name("only")
+        .behaviour(Behaviour::Status(503))
+        .start()
+        .await;
+    let extra = "    outlier_detection: { consecutive_5xx: 2, base_ejection_time: 30s }";
+    let p = TestProxy::start(&simple(&[&only], "{ retry: { max_attempts: 1 } }", extra)).await;
+    let client = http1_client();
+    for _ in 0..3 {
+        get(&client, &p.url("/")).await;
+    }
+    let clusters = String::from_utf8_lossy(&get(&client, &p.admin_url("/clusters").await).await.2)
+        .into_owned();
+    assert!(clusters.contains(r#""ejected":true"#), "{clusters}");
+    // The only endpoint is ejected, yet it still gets the requests: a
+    // recovered service answers at once rather than after 30 s.
+    only.set_behaviour(Behaviour::Ok);
+    let (s, h, _) = get(&client, &p.url("/")).await;
+    assert_eq!((s.as_u16(), upstream_of(&h)), (200, "only".into()));
+}
