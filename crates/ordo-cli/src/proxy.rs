@@ -93,6 +93,14 @@ async fn serve(file: &Path, watch_ms: u64) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let interval = if watch_ms == 0 {
+        Duration::MAX / 4
+    } else {
+        Duration::from_millis(watch_ms)
+    };
+    // Before the "listening" lines: whoever reads them may edit the file
+    // or send SIGHUP at once, and neither must be missed.
+    let reloader = ordo_proxy::spawn_reloader(Arc::downgrade(&proxy), file.to_path_buf(), interval);
     for l in &proxy.runtime().config().listeners {
         if let Some(addr) = proxy.listener_addr(&l.name).await {
             tracing::info!(listener = %l.name, address = %addr, "listening");
@@ -101,12 +109,6 @@ async fn serve(file: &Path, watch_ms: u64) -> ExitCode {
     if let Some(addr) = proxy.admin_addr().await {
         tracing::info!(address = %addr, "admin listening");
     }
-    let interval = if watch_ms == 0 {
-        Duration::MAX / 4
-    } else {
-        Duration::from_millis(watch_ms)
-    };
-    let reloader = ordo_proxy::spawn_reloader(Arc::downgrade(&proxy), file.to_path_buf(), interval);
     stopped().await;
     tracing::info!(deadline = ?drain, "draining");
     reloader.abort();

@@ -11,15 +11,17 @@ use crate::proxy::Proxy;
 
 /// Watches for SIGHUP and file changes and reloads `proxy` on each.
 pub fn spawn_reloader(proxy: Weak<Proxy>, path: PathBuf, interval: Duration) -> JoinHandle<()> {
+    // Both are taken here rather than when the task first runs, so a
+    // SIGHUP or an edit that comes right after this returns is not missed.
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP; reloads follow file changes only");
+            None
+        }
+    };
+    let mut last = std::fs::read(&path).ok();
     tokio::spawn(async move {
-        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGHUP; reloads follow file changes only");
-                None
-            }
-        };
-        let mut last = std::fs::read(&path).ok();
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
