@@ -4,6 +4,12 @@
 #[allow(dead_code, unused_imports, unreachable_pub)]
 mod support;
 
+mod admin;
 mod balancing;
+mod deadline;
+mod h2;
+mod hygiene;
 mod policies;
+mod reload;
 mod routing;
+mod upgrade;
