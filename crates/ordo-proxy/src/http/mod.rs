@@ -2,6 +2,7 @@
 //! hygiene.
 
 mod body;
+mod conn;
 mod forward;
 pub mod headers;
 mod server;

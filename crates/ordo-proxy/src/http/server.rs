@@ -9,15 +9,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use ordo_config::proxy::{HttpVersion, ListenerConfig};
+use ordo_config::proxy::ListenerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::conn::{Builders, SharedBuilders, Versions};
 use super::forward::{ConnInfo, Shared, handle};
 use super::tls;
 use crate::metrics::ListenerLabels;
@@ -86,27 +84,6 @@ pub(crate) async fn bind_listener(
     })
 }
 
-fn builder(config: &ListenerConfig) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout.get())
-        .max_buf_size(config.max_header_bytes as usize)
-        .max_headers(config.max_headers as usize)
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(config.max_header_bytes)
-        .max_concurrent_streams(1024);
-    let h1 = config.protocols.contains(&HttpVersion::Http1);
-    let h2 = config.protocols.contains(&HttpVersion::Http2);
-    match (h1, h2) {
-        (true, false) => b.http1_only(),
-        (false, true) => b.http2_only(),
-        _ => b,
-    }
-}
-
 async fn accept_loop(
     socket: TcpListener,
     config: ListenerConfig,
@@ -114,8 +91,10 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let builder = Arc::new(builder(&config));
-    let graceful = GracefulShutdown::new();
+    let builders: SharedBuilders = Arc::new(Builders::new(&config));
+    let versions = Versions::of(&config);
+    // Each connection holds a sender; when all are gone, so are they.
+    let (alive, mut all_closed) = mpsc::channel::<()>(1);
     let name: Arc<str> = config.name.as_str().into();
     let connections = shared
         .metrics
@@ -151,12 +130,13 @@ async fn accept_loop(
             let conn = conn.clone();
             async move { Ok::<_, Infallible>(handle(&shared, &conn, req).await) }
         });
-        let builder = builder.clone();
+        let builders = builders.clone();
         let gauge = connections.clone();
         match &tls {
             None => {
-                let watcher = graceful.watcher();
-                let mut stop = stopped.clone();
+                let alive = alive.clone();
+                let stop = stopped.clone();
+                let mut stop_early = stopped.clone();
                 tokio::spawn(async move {
                     gauge.inc();
                     // hyper's header_read_timeout starts only once the auto
@@ -168,27 +148,25 @@ async fn accept_loop(
                         r = tokio::time::timeout(handshake_timeout, stream.peek(&mut first)) => {
                             matches!(r, Ok(Ok(1..)))
                         }
-                        _ = stop.changed() => false,
+                        _ = stop_early.wait_for(|s| *s) => false,
                     };
                     if spoke {
-                        let c =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        let _ = watcher.watch(c.into_owned()).await;
+                        builders.serve(stream, versions, service, stop, alive).await;
                     }
                     gauge.dec();
                 });
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
+                let alive = alive.clone();
+                let stop = stopped.clone();
                 tokio::spawn(async move {
                     gauge.inc();
                     if let Ok(Ok(tls_stream)) =
                         tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
                     {
-                        let c = builder
-                            .serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
-                        let _ = watcher.watch(c.into_owned()).await;
+                        let v = versions.after_alpn(tls_stream.get_ref().1.alpn_protocol());
+                        builders.serve(tls_stream, v, service, stop, alive).await;
                     }
                     gauge.dec();
                 });
@@ -196,5 +174,6 @@ async fn accept_loop(
         }
     }
     drop(socket);
-    graceful.shutdown().await;
+    drop(alive);
+    let _ = all_closed.recv().await;
 }

@@ -91,15 +91,17 @@ async fn h2c_prior_knowledge_reaches_an_http2_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: `protocols: [http1]` is not enforced on cleartext listeners: \
-            hyper-util's auto builder ignores http1_only() in serve_connection_with_upgrades, \
-            so an h2c prior-knowledge client is served HTTP/2"]
-async fn an_http1_only_listener_refuses_h2c() {
+async fn a_listener_speaks_only_the_versions_it_allows() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&config(&up, "    protocols: [http1]", "")).await;
     let r = within("h2c GET", try_get(&http2_client(), &p.url("/"))).await;
     assert!(r.is_err(), "an http1-only listener answered HTTP/2: {r:?}");
     let (s, _, _) = within("h1 GET", get(&http1_client(), &p.url("/"))).await;
+    assert_eq!(s, 200);
+    let p = TestProxy::start(&config(&up, "    protocols: [http2]", "")).await;
+    let r = within("h1 GET", try_get(&http1_client(), &p.url("/"))).await;
+    assert!(r.is_err(), "an http2-only listener answered HTTP/1: {r:?}");
+    let (s, _, _) = within("h2c GET", get(&http2_client(), &p.url("/"))).await;
     assert_eq!(s, 200);
 }
 
