@@ -4,6 +4,12 @@
 //! cleartext.
 
 use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -11,7 +17,8 @@ use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use ordo_config::proxy::{HttpVersion, ListenerConfig};
-use tokio::io::{AsyncRead, AsyncWrite};
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, watch};
 
 use super::ResponseBody;
@@ -92,6 +99,7 @@ impl Builders {
         service: S,
         stop: watch::Receiver<bool>,
         _alive: mpsc::Sender<()>,
+        first_byte_within: Duration,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: Service<
@@ -103,15 +111,25 @@ impl Builders {
             + 'static,
         S::Future: Send + 'static,
     {
+        let spoke = Arc::new(AtomicBool::new(false));
         // Each connection type has its own `graceful_shutdown`; the same
         // steps for each.
         macro_rules! until_stopped {
             ($conn:expr) => {{
                 let mut conn = std::pin::pin!($conn);
                 let mut stop = stop;
+                // A client must send something within the header timeout;
+                // hyper's own timer starts only once it reads a request.
+                let silent = async {
+                    tokio::time::sleep(first_byte_within).await;
+                    if spoke.load(Ordering::Relaxed) {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 let stopping = tokio::select! {
                     _ = conn.as_mut() => false,
                     _ = stop.wait_for(|s| *s) => true,
+                    _ = silent => false,
                 };
                 if stopping {
                     conn.as_mut().graceful_shutdown();
@@ -119,7 +137,10 @@ impl Builders {
                 }
             }};
         }
-        let io = TokioIo::new(io);
+        let io = TokioIo::new(FirstByte {
+            io,
+            spoke: spoke.clone(),
+        });
         match versions {
             Versions::Http1 => {
                 until_stopped!(self.h1.serve_connection(io, service).with_upgrades())
@@ -127,6 +148,61 @@ impl Builders {
             Versions::Http2 => until_stopped!(self.h2.serve_connection(io, service)),
             Versions::Both => until_stopped!(self.auto.serve_connection_with_upgrades(io, service)),
         }
+    }
+}
+
+pin_project! {
+    /// Notes when the first byte arrives.
+    struct FirstByte<I> {
+        #[pin]
+        io: I,
+        spoke: Arc<AtomicBool>,
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for FirstByte<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let polled = this.io.poll_read(cx, buf);
+        if buf.filled().len() > before && !this.spoke.load(Ordering::Relaxed) {
+            this.spoke.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for FirstByte<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 

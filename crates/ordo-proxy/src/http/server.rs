@@ -136,23 +136,11 @@ async fn accept_loop(
             None => {
                 let alive = alive.clone();
                 let stop = stopped.clone();
-                let mut stop_early = stopped.clone();
                 tokio::spawn(async move {
                     gauge.inc();
-                    // hyper's header_read_timeout starts only once the auto
-                    // builder has read enough to tell HTTP/1 from HTTP/2: a
-                    // client that sends nothing would hold the connection
-                    // forever. The first byte must come within the timeout.
-                    let mut first = [0u8; 1];
-                    let spoke = tokio::select! {
-                        r = tokio::time::timeout(handshake_timeout, stream.peek(&mut first)) => {
-                            matches!(r, Ok(Ok(1..)))
-                        }
-                        _ = stop_early.wait_for(|s| *s) => false,
-                    };
-                    if spoke {
-                        builders.serve(stream, versions, service, stop, alive).await;
-                    }
+                    builders
+                        .serve(stream, versions, service, stop, alive, handshake_timeout)
+                        .await;
                     gauge.dec();
                 });
             }
@@ -166,7 +154,9 @@ async fn accept_loop(
                         tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
                     {
                         let v = versions.after_alpn(tls_stream.get_ref().1.alpn_protocol());
-                        builders.serve(tls_stream, v, service, stop, alive).await;
+                        builders
+                            .serve(tls_stream, v, service, stop, alive, handshake_timeout)
+                            .await;
                     }
                     gauge.dec();
                 });

@@ -241,3 +241,32 @@ async fn tls_alpn_settles_on_http1_when_only_one_side_speaks_h2() {
     let echoed = get_over(tls, Version::HTTP_11).await;
     assert_eq!(echoed.path, "/tls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_silent_after_the_handshake_is_cut_off() {
+    use tokio::io::AsyncReadExt;
+    let up = Upstream::builder().name("u").start().await;
+    let cert = self_signed();
+    for (offer, label) in [
+        (&[&b"h2"[..]][..], "h2"),
+        (&[&b"http/1.1"[..]][..], "http/1.1"),
+        (&[][..], "no ALPN"),
+    ] {
+        let listener = tls_listener(&cert, "    header_read_timeout: 300ms");
+        let p = TestProxy::start(&config(&up, &listener, "")).await;
+        let mut tls = tls_connect(&cert, p.addr, offer).await;
+        let started = tokio::time::Instant::now();
+        let mut buf = [0u8; 256];
+        // Whatever the server sends (an HTTP/2 preface, say), the
+        // connection must end on its own well before the deadline.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            while let Ok(1..) = tls.read(&mut buf).await {}
+        })
+        .await;
+        assert!(closed.is_ok(), "{label}: the silent connection stayed open");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(250),
+            "{label}: closed too early"
+        );
+    }
+}
