@@ -64,11 +64,7 @@ impl<'de> Deserialize<'de> for Duration {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
                 humantime::parse_duration(v.trim())
                     .map(Duration)
-                    .map_err(|e| {
-                        E::custom(format!(
-                            "`{v}` is not a duration ({e}); write e.g. `250ms`, `2s`"
-                        ))
-                    })
+                    .map_err(|e| E::custom(not_a_duration(v, &e)))
             }
 
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
@@ -82,16 +78,38 @@ impl<'de> Deserialize<'de> for Duration {
             }
 
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit; write e.g. `{v}ms` or `{v}s`"
-                )))
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!(
+                        "`{v}` is negative; a duration is a number and a unit, e.g. `2s`"
+                    ))),
+                }
             }
 
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!("`{v}` has no unit; write e.g. `{v}s`")))
+                if v < 0.0 {
+                    Err(E::custom(format!(
+                        "`{v}` is negative; a duration is a number and a unit, e.g. `2s`"
+                    )))
+                } else {
+                    Err(E::custom(format!("`{v}` has no unit; write e.g. `{v}s`")))
+                }
             }
         }
         d.deserialize_any(Visitor)
+    }
+}
+
+/// Why `v` is not a duration, and what one looks like.
+fn not_a_duration(v: &str, e: &humantime::DurationError) -> String {
+    match e {
+        humantime::DurationError::UnknownUnit { unit, .. } => format!(
+            "`{v}`: `{unit}` is not a unit; use ns, us, ms, s, m, h or d, e.g. `250ms`, `2s`"
+        ),
+        humantime::DurationError::NumberOverflow => format!("`{v}` is too long"),
+        _ => format!(
+            "`{v}` is not a duration; write a number and a unit, e.g. `250ms`, `2s`, `1m30s`"
+        ),
     }
 }
 
@@ -127,5 +145,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a duration"), "{e}");
+        let e = serde_json::from_str::<Duration>("\"5 fortnights\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`fortnights` is not a unit"), "{e}");
+        let e = serde_json::from_str::<Duration>("-5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("negative"), "{e}");
+        assert_eq!(
+            serde_json::from_str::<Duration>("0").unwrap(),
+            Duration::default()
+        );
     }
 }

@@ -17,8 +17,10 @@
 //! );
 //! ```
 
+mod depth;
 mod duration;
 mod error;
+mod explain;
 mod lines;
 mod load;
 pub mod proxy;

@@ -43,7 +43,8 @@ pub struct ClusterConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
-    /// `ip:port` or `host:port`. Required.
+    /// `ip:port` or `host:port`; an IPv6 address in brackets and quotes,
+    /// `"[::1]:9000"`. Required.
     pub address: String,
     /// Relative share of requests, 1 to 10000, for the `weighted` and
     /// `consistent_hash` balancers. Default 1.
@@ -64,7 +65,7 @@ pub enum UpstreamProtocol {
 
 /// Load-balancing algorithms.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LoadBalancer {
     /// Power of two choices over a peak-EWMA latency × requests in flight
     /// (linkerd's and Finagle's default).
@@ -267,12 +268,9 @@ impl ClusterConfig {
         let mut seen = std::collections::HashSet::new();
         for (i, e) in self.endpoints.iter().enumerate() {
             p.at(&format!("endpoints[{i}]"), |p| {
-                let ok = e.address.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
-                });
-                p.check(ok, "address", || {
-                    format!("`{}` is not `host:port` (e.g. `127.0.0.1:9000`)", e.address)
-                });
+                if let Some(problem) = endpoint_address_problem(&e.address) {
+                    p.push("address", problem);
+                }
                 p.check(seen.insert(e.address.as_str()), "address", || {
                     format!("`{}` is listed twice", e.address)
                 });
@@ -366,4 +364,55 @@ impl ClusterConfig {
             });
         }
     }
+}
+
+/// What is wrong with an endpoint's `host:port`, if anything.
+fn endpoint_address_problem(addr: &str) -> Option<String> {
+    if let Some((scheme, rest)) = addr.split_once("://") {
+        return Some(format!(
+            "`{addr}`: write the address without `{scheme}://`, e.g. `{rest}`"
+        ));
+    }
+    let port = match addr.strip_prefix('[') {
+        Some(v6) => match v6.split_once("]:") {
+            Some((ip, port)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => port,
+            _ => return Some(format!("`{addr}` is not `[ipv6]:port` (e.g. `[::1]:9000`)")),
+        },
+        None => match addr.rsplit_once(':') {
+            Some((host, port)) if host_name_or_ipv4(host) => port,
+            Some((host, _)) if host.contains(':') => {
+                return Some(format!(
+                    "`{addr}`: put an IPv6 address in brackets, e.g. `[::1]:9000`"
+                ));
+            }
+            Some(_) => {
+                return Some(format!(
+                    "`{addr}` is not `host:port` (e.g. `127.0.0.1:9000`)"
+                ));
+            }
+            None => return Some(format!("`{addr}` has no port; write e.g. `{addr}:80`")),
+        },
+    };
+    match port.parse::<u16>() {
+        Ok(0) => Some(format!(
+            "`{addr}`: port 0 cannot be connected to; use 1 to 65535"
+        )),
+        Ok(_) => None,
+        Err(_) => Some(format!("`{addr}`: `{port}` is not a port (1 to 65535)")),
+    }
+}
+
+/// An IPv4 address or a DNS name.
+fn host_name_or_ipv4(host: &str) -> bool {
+    host.parse::<std::net::Ipv4Addr>().is_ok()
+        || (host.len() <= 253
+            && host.trim_end_matches('.').split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }))
 }

@@ -76,7 +76,8 @@ pub enum HttpVersion {
 pub struct ListenerConfig {
     /// A name for metrics and logs. Required, unique.
     pub name: String,
-    /// Address and port, e.g. `0.0.0.0:8080` or `[::1]:8080`. Required.
+    /// Address and port, e.g. `0.0.0.0:8080` or `"[::1]:8080"` (quoted:
+    /// YAML reads an unquoted `[` as a list). Required.
     pub address: String,
     /// HTTP versions accepted. Default both.
     #[serde(default = "defaults::protocols")]
@@ -144,31 +145,39 @@ impl ProxyConfig {
     }
 
     fn check(&self, p: &mut Problems) {
-        if let Some(admin) = &self.admin {
+        let admin = self.admin.as_ref().and_then(|admin| {
+            let mut addr = None;
             p.at("admin", |p| {
-                check_socket_addr(p, "address", &admin.address);
+                addr = check_socket_addr(p, "address", &admin.address)
             });
-        }
+            addr
+        });
         if self.listeners.is_empty() {
             p.push("listeners", "at least one listener is required");
         }
         let clusters: HashSet<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
         let mut names = HashSet::new();
-        let mut addresses = HashSet::new();
+        let mut bound: Vec<(usize, SocketAddr)> = Vec::new();
         for (i, l) in self.listeners.iter().enumerate() {
             p.at(&format!("listeners[{i}]"), |p| {
                 if !names.insert(l.name.as_str()) {
                     p.push("name", format!("`{}` names two listeners", l.name));
                 }
                 check_name(p, "name", &l.name);
-                if let Some(addr) = check_socket_addr(p, "address", &l.address)
-                    && addr.port() != 0
-                    && !addresses.insert(addr)
-                {
-                    p.push("address", format!("{addr} is used by two listeners"));
-                }
-                if self.admin.as_ref().is_some_and(|a| a.address == l.address) {
-                    p.push("address", "the admin listener uses the same address");
+                if let Some(addr) = check_socket_addr(p, "address", &l.address) {
+                    if let Some((j, other)) = bound.iter().find(|(_, b)| overlap(*b, addr)) {
+                        p.push(
+                            "address",
+                            format!("{addr} overlaps listeners[{j}]'s address {other}"),
+                        );
+                    }
+                    if let Some(a) = admin.filter(|a| overlap(*a, addr)) {
+                        p.push(
+                            "address",
+                            format!("{addr} overlaps the admin listener's address {a}"),
+                        );
+                    }
+                    bound.push((i, addr));
                 }
                 if l.protocols.is_empty() {
                     p.push("protocols", "at least one of http1, http2");
@@ -224,6 +233,15 @@ impl ProxyConfig {
     }
 }
 
+/// Two listening addresses that cannot both be bound: the same port
+/// (other than 0, which picks a free one) on the same address, or on any
+/// address when either is unspecified (`0.0.0.0`, `[::]`).
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 /// Checks a name used in metric labels and URLs.
 pub(crate) fn check_name(p: &mut Problems, field: &str, name: &str) {
     if name.is_empty() {
@@ -242,6 +260,13 @@ pub(crate) fn check_name(p: &mut Problems, field: &str, name: &str) {
 
 /// Checks an `ip:port` address and returns it.
 pub(crate) fn check_socket_addr(p: &mut Problems, field: &str, addr: &str) -> Option<SocketAddr> {
+    if addr.trim().is_empty() {
+        p.push(
+            field,
+            "is empty; give an address and port such as `127.0.0.1:8080`",
+        );
+        return None;
+    }
     match addr.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {

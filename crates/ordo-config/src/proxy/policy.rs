@@ -179,7 +179,7 @@ impl Default for BudgetConfig {
 
 /// What a circuit breaker looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum WindowConfig {
     /// The last N calls.
     Count(u32),
@@ -425,6 +425,11 @@ impl PolicyConfig {
                     "max_wait",
                     || "requests may wait (max_waiting > 0) but max_wait is 0s".into(),
                 );
+                p.check(
+                    b.max_wait.is_zero() || b.max_waiting >= 1,
+                    "max_waiting",
+                    || format!("is 0, so max_wait {} lets no request wait", b.max_wait),
+                );
             });
         }
         if let Some(l) = &self.concurrency_limit {
@@ -442,6 +447,18 @@ impl PolicyConfig {
                     p.check(min <= max, "max_limit", || {
                         format!("{max} is below min_limit {min}")
                     });
+                }
+                if let Some(initial) = l.initial_limit {
+                    if let Some(min) = l.min_limit {
+                        p.check(initial >= min, "initial_limit", || {
+                            format!("{initial} is below min_limit {min}")
+                        });
+                    }
+                    if let Some(max) = l.max_limit {
+                        p.check(initial <= max, "initial_limit", || {
+                            format!("{initial} is above max_limit {max}")
+                        });
+                    }
                 }
             });
         }
@@ -466,6 +483,9 @@ impl PolicyConfig {
         }
     }
 }
+
+/// The shortest span the resilience policies measure.
+const MILLI: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub(crate) fn http_token(s: &str) -> bool {
     !s.is_empty()
@@ -524,16 +544,26 @@ impl RetryConfig {
 impl CircuitBreakerConfig {
     pub(crate) fn check(&self, p: &mut Problems) {
         match self.window {
-            WindowConfig::Count(n) => p.check((1..=1_000_000).contains(&n), "window.count", || {
-                format!("must be 1 to 1000000, got {n}")
-            }),
-            WindowConfig::Time { length, buckets } => {
-                p.check(!length.is_zero(), "window.time.length", || {
-                    "must be more than zero".into()
+            WindowConfig::Count(n) => {
+                p.check((1..=1_000_000).contains(&n), "window.count", || {
+                    format!("must be 1 to 1000000, got {n}")
                 });
+                p.check(self.minimum_calls <= n, "minimum_calls", || {
+                    format!(
+                        "{} can never be reached by a window of {n} calls",
+                        self.minimum_calls
+                    )
+                });
+            }
+            WindowConfig::Time { length, buckets } => {
                 p.check((1..=256).contains(&buckets), "window.time.buckets", || {
                     format!("must be 1 to 256, got {buckets}")
                 });
+                p.check(
+                    length.get() >= MILLI * buckets.max(1),
+                    "window.time.length",
+                    || format!("must be at least 1ms per bucket, got {length}"),
+                );
             }
             WindowConfig::ConsecutiveFailures(n) => {
                 p.check(n >= 1, "window.consecutive_failures", || {
@@ -541,6 +571,9 @@ impl CircuitBreakerConfig {
                 })
             }
         }
+        p.check(self.minimum_calls >= 1, "minimum_calls", || {
+            "must be at least 1".into()
+        });
         let percent = |v: f64| v.is_finite() && v > 0.0 && v <= 100.0;
         p.check(
             percent(self.failure_rate_threshold),
@@ -557,8 +590,8 @@ impl CircuitBreakerConfig {
                 || format!("must be in (0, 100], got {}", s.rate_threshold),
             );
         }
-        p.check(!self.open_wait.is_zero(), "open_wait", || {
-            "must be more than zero".into()
+        p.check(self.open_wait.get() >= MILLI, "open_wait", || {
+            format!("must be at least 1ms, got {}", self.open_wait)
         });
         p.check(
             self.open_wait_multiplier.is_finite() && self.open_wait_multiplier >= 1.0,
@@ -580,8 +613,8 @@ impl CircuitBreakerConfig {
             "half_open_calls",
             || format!("must be 1 to 4095, got {}", self.half_open_calls),
         );
-        p.check(!self.probe_deadline.is_zero(), "probe_deadline", || {
-            "must be more than zero".into()
+        p.check(self.probe_deadline.get() >= MILLI, "probe_deadline", || {
+            format!("must be at least 1ms, got {}", self.probe_deadline)
         });
     }
 }

@@ -150,22 +150,24 @@ impl RouteMatch {
             None => {}
         }
         for (i, m) in self.methods.iter().enumerate() {
-            p.check(
-                !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()),
-                &format!("methods[{i}]"),
-                || format!("`{m}` is not a method; write it in capitals, e.g. `GET`"),
-            );
+            let field = format!("methods[{i}]");
+            if !super::policy::http_token(m) {
+                p.push(&field, format!("`{m}` is not a method such as `GET`"));
+            } else if m.bytes().any(|b| b.is_ascii_lowercase()) {
+                p.push(
+                    &field,
+                    format!(
+                        "`{m}`: methods are case-sensitive; write `{}`",
+                        m.to_ascii_uppercase()
+                    ),
+                );
+            }
         }
         for (i, h) in self.headers.iter().enumerate() {
             p.at(&format!("headers[{i}]"), |p| {
-                p.check(
-                    !h.name.is_empty()
-                        && h.name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b)),
-                    "name",
-                    || format!("`{}` is not a header name", h.name),
-                );
+                p.check(super::policy::http_token(&h.name), "name", || {
+                    format!("`{}` is not a header name", h.name)
+                });
                 let given = usize::from(h.exact.is_some())
                     + usize::from(h.regex.is_some())
                     + usize::from(h.present.is_some());
@@ -182,8 +184,9 @@ impl RouteMatch {
 
 fn check_regex(p: &mut Problems, field: &str, r: &str) {
     if let Err(e) = regex::Regex::new(&format!("^(?:{r})$")) {
-        let first = e.to_string();
-        let first = first.lines().last().unwrap_or_default().trim().to_owned();
-        p.push(field, format!("`{r}` is not a regular expression: {first}"));
+        let text = e.to_string();
+        let last = text.lines().last().unwrap_or_default().trim();
+        let why = last.strip_prefix("error: ").unwrap_or(last);
+        p.push(field, format!("`{r}` is not a regular expression: {why}"));
     }
 }
