@@ -79,18 +79,18 @@ fn the_backoff_cap_is_not_below_its_base() {
 }
 
 #[test]
-fn a_budget_ratio_is_0_to_1000() {
+fn a_budget_ratio_is_0_to_10() {
     assert_eq!(
         error("retry:\n  budget: {ratio: -0.5}"),
-        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 1000, got -0.5"
+        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 10, got -0.5"
     );
     assert_eq!(
-        error("retry:\n  budget: {ratio: 1001}"),
-        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 1000, got 1001"
+        error("retry:\n  budget: {ratio: 11}"),
+        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 10, got 11"
     );
     assert_eq!(
         error("retry:\n  budget: {ratio: .nan}"),
-        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 1000, got NaN"
+        "proxy.yaml:9:22: retry.budget.ratio: must be 0 to 10, got NaN"
     );
 }
 

@@ -19,6 +19,7 @@ pub(crate) struct ListenerRoutes {
     pub(crate) name: Arc<str>,
     pub(crate) routes: Vec<Route>,
     pub(crate) access_log: bool,
+    pub(crate) max_request_body: Option<u64>,
 }
 
 impl ListenerRoutes {
@@ -91,6 +92,7 @@ impl Runtime {
                 name: l.name.as_str().into(),
                 routes,
                 access_log: config.access_log,
+                max_request_body: l.max_request_body,
             });
         }
         if !problems.is_empty() {

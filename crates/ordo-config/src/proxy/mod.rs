@@ -96,6 +96,14 @@ pub struct ListenerConfig {
     /// Most request headers; more get `431`. Default 100.
     #[serde(default = "defaults::max_headers")]
     pub max_headers: u32,
+    /// Largest request body in bytes; none when absent. A request whose
+    /// `content-length` is larger gets `413` with `x-ordo-reason:
+    /// request-body-too-large` before anything is sent upstream; a body
+    /// without a length is cut off when it passes the limit, and the
+    /// client gets the same `413` unless a response was already on its
+    /// way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_body: Option<u64>,
     /// Routes, tried in order; the first that matches takes the request.
     /// A request no route matches gets `404` with `x-ordo-reason:
     /// no-route`.
@@ -186,6 +194,12 @@ impl ProxyConfig {
                     p.push(
                         "max_header_bytes",
                         format!("{} is below the minimum 8192", l.max_header_bytes),
+                    );
+                }
+                if l.max_request_body == Some(0) {
+                    p.push(
+                        "max_request_body",
+                        "must be at least 1 (leave it out for no limit)",
                     );
                 }
                 if l.max_headers == 0 {

@@ -154,7 +154,7 @@ impl Default for BackoffConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
-    /// Retries per request, 0 to 1000. Default 0.2.
+    /// Retries per request, 0 to 10. Default 0.2.
     #[serde(default = "defaults::ratio")]
     pub ratio: f64,
     /// Retries per second always allowed, so quiet routes can still
@@ -521,9 +521,9 @@ impl RetryConfig {
         if let Some(b) = &self.budget {
             p.at("budget", |p| {
                 p.check(
-                    b.ratio.is_finite() && (0.0..=1000.0).contains(&b.ratio),
+                    b.ratio.is_finite() && (0.0..=10.0).contains(&b.ratio),
                     "ratio",
-                    || format!("must be 0 to 1000, got {}", b.ratio),
+                    || format!("must be 0 to 10, got {}", b.ratio),
                 );
                 p.check(
                     (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(60))

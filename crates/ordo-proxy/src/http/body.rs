@@ -4,6 +4,8 @@
 //! resources until its last byte.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -31,6 +33,14 @@ pin_project! {
             #[pin]
             inner: Incoming,
         },
+        /// A body of unknown length streamed under a size limit: cut off,
+        /// with `tripped` set, once more than `left` bytes arrive.
+        Limited {
+            #[pin]
+            inner: Incoming,
+            left: u64,
+            tripped: Arc<AtomicBool>,
+        },
     }
 }
 
@@ -40,24 +50,46 @@ impl RequestBody {
         match self {
             RequestBody::Empty => Some(RequestBody::Empty),
             RequestBody::Full { data } => Some(RequestBody::Full { data: data.clone() }),
-            RequestBody::Stream { .. } => None,
+            RequestBody::Stream { .. } | RequestBody::Limited { .. } => None,
         }
     }
 }
 
+/// The request body's error: the client's stream broke, or it passed the
+/// listener's size limit.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.project() {
             RequestBodyProj::Empty => Poll::Ready(None),
             RequestBodyProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            RequestBodyProj::Stream { inner } => inner.poll_frame(cx),
+            RequestBodyProj::Stream { inner } => inner.poll_frame(cx).map_err(Into::into),
+            RequestBodyProj::Limited {
+                inner,
+                left,
+                tripped,
+            } => match inner.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                    if n > *left {
+                        tripped.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err(
+                            "request body over the listener's limit".into()
+                        )));
+                    }
+                    *left -= n;
+                    Poll::Ready(Some(Ok(frame)))
+                }
+                other => other.map_err(Into::into),
+            },
         }
     }
 
@@ -65,7 +97,9 @@ impl Body for RequestBody {
         match self {
             RequestBody::Empty => true,
             RequestBody::Full { data } => data.is_none(),
-            RequestBody::Stream { inner } => inner.is_end_stream(),
+            RequestBody::Stream { inner } | RequestBody::Limited { inner, .. } => {
+                inner.is_end_stream()
+            }
         }
     }
 
@@ -75,7 +109,7 @@ impl Body for RequestBody {
             RequestBody::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            RequestBody::Stream { inner } => inner.size_hint(),
+            RequestBody::Stream { inner } | RequestBody::Limited { inner, .. } => inner.size_hint(),
         }
     }
 }

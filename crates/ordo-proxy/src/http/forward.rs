@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -108,7 +109,8 @@ pub(crate) async fn handle(
     };
     let method = listener.access_log.then(|| parts.method.clone());
     let path = listener.access_log.then(|| parts.uri.path().to_owned());
-    let (mut resp, info) = forward(shared, route, conn, parts, body).await;
+    let (mut resp, info) =
+        forward(shared, route, conn, parts, body, listener.max_request_body).await;
     let status = resp.status();
     route.by_class[usize::from((status.as_u16() / 100).clamp(1, 5)) - 1].inc();
     let elapsed = start.elapsed();
@@ -153,10 +155,24 @@ async fn forward(
     conn: &ConnInfo,
     mut parts: Parts,
     body: Incoming,
+    max_body: Option<u64>,
 ) -> (Response<ResponseBody>, Info) {
     let policy = &route.policy;
     let mut info = Info::default();
     let deadline = Instant::now() + policy.timeout;
+    // Too large by its own account: refused before it takes any slot. (Not
+    // a failure of the upstream, so never the route's fallback.)
+    let length = body.size_hint().exact();
+    if let (Some(max), Some(len)) = (max_body, length)
+        && len > max
+    {
+        info.reason = Some(Reason::BodyTooLarge);
+        return (shared.generated(Reason::BodyTooLarge), info);
+    }
+    let tripped = match (max_body, length) {
+        (Some(_), None) if !body.is_end_stream() => Some(Arc::new(AtomicBool::new(false))),
+        _ => None,
+    };
 
     // admit
     let bulkhead = match &policy.bulkhead {
@@ -198,7 +214,16 @@ async fn forward(
     }
     let retry = &policy.retry;
     let may_retry = retry.max_attempts > 1 && !upgrade;
-    let body = match prepare_body(body, &parts, may_retry, retry.max_buffered_body, deadline).await
+    let body = match prepare_body(
+        body,
+        &parts,
+        may_retry,
+        retry.max_buffered_body,
+        tripped.as_ref(),
+        max_body.unwrap_or(u64::MAX),
+        deadline,
+    )
+    .await
     {
         Ok(b) => b,
         Err(reason) => return reject(shared, route, reason, info),
@@ -215,7 +240,15 @@ async fn forward(
 
     // attempts, under the route's timeout
     let attempts = attempts(
-        route, cluster, &mut parts, body, idempotent, hash, &mut info, bulkhead,
+        route,
+        cluster,
+        &mut parts,
+        body,
+        idempotent,
+        hash,
+        &mut info,
+        bulkhead,
+        tripped.as_deref(),
     );
     let result = match tokio::time::timeout_at(deadline, attempts).await {
         Ok(r) => r,
@@ -248,6 +281,16 @@ async fn forward(
                 return (splice_upgrade(resp, on_client_upgrade), info);
             }
             (resp, info)
+        }
+        Err(_) if tripped.as_ref().is_some_and(|t| t.load(Ordering::Relaxed)) => {
+            if let Some(p) = circuit {
+                p.record(Outcome::Ignored);
+            }
+            if let Some(p) = limit {
+                p.ignore();
+            }
+            info.reason = Some(Reason::BodyTooLarge);
+            (shared.generated(Reason::BodyTooLarge), info)
         }
         Err(failed) => {
             let reason = match failed {
@@ -328,6 +371,8 @@ async fn prepare_body(
     parts: &Parts,
     may_retry: bool,
     max: u64,
+    limit: Option<&Arc<AtomicBool>>,
+    max_body: u64,
     deadline: Instant,
 ) -> Result<RequestBody, Reason> {
     if body.is_end_stream() {
@@ -336,6 +381,7 @@ async fn prepare_body(
     let len = body.size_hint().exact();
     match len {
         Some(0) => Ok(RequestBody::Empty),
+        Some(n) if n > max_body => Err(Reason::BodyTooLarge),
         Some(n) if may_retry && n <= max && parts.headers.contains_key(header::CONTENT_LENGTH) => {
             let limited = http_body_util::Limited::new(body, n as usize);
             match tokio::time::timeout_at(deadline, limited.collect()).await {
@@ -346,6 +392,11 @@ async fn prepare_body(
                 Err(_) => Err(Reason::UpstreamTimeout),
             }
         }
+        None if limit.is_some() => Ok(RequestBody::Limited {
+            inner: body,
+            left: max_body,
+            tripped: Arc::clone(limit.expect("checked")),
+        }),
         _ => Ok(RequestBody::Stream { inner: body }),
     }
 }
@@ -361,6 +412,7 @@ async fn attempts(
     hash: Option<u64>,
     info: &mut Info,
     bulkhead: Option<ordo_resilience::bulkhead::BulkheadPermit>,
+    body_tripped: Option<&AtomicBool>,
 ) -> Result<Response<ResponseBody>, Failed> {
     let policy = &route.policy;
     let retry = &policy.retry;
@@ -446,16 +498,21 @@ async fn attempts(
             Err(Some(_)) => (AttemptResult::Reset, None),
             Err(None) => (AttemptResult::Timeout, None),
         };
+        // A client that sent too much broke the attempt, not the endpoint.
+        let result = match (result, body_tripped) {
+            (AttemptResult::Reset, Some(t)) if t.load(Ordering::Relaxed) => {
+                AttemptResult::Cancelled
+            }
+            (r, _) => r,
+        };
         cluster.record(&endpoint, result, rtt);
         if let Some(p) = permit {
-            p.record_with_duration(
-                if result.is_failure() {
-                    Outcome::Failure
-                } else {
-                    Outcome::Success
-                },
-                rtt,
-            );
+            let outcome = match result {
+                AttemptResult::Cancelled => Outcome::Ignored,
+                r if r.is_failure() => Outcome::Failure,
+                _ => Outcome::Success,
+            };
+            p.record_with_duration(outcome, rtt);
         }
 
         let retry_wanted = match result {

@@ -8,7 +8,7 @@ pub mod headers;
 mod server;
 mod tls;
 
-pub use body::{Hold, RequestBody, ResponseBody};
+pub use body::{BodyError, Hold, RequestBody, ResponseBody};
 pub use forward::Shared;
 pub(crate) use server::{ListenerTask, bind_listener, same_socket as server_same_socket};
 pub(crate) use tls::acceptor as tls_acceptor;

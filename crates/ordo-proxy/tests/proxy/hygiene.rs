@@ -342,3 +342,55 @@ clusters:
     }
     assert_eq!(h["x-kept"], "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_listener_limit_get_413() {
+    let up = Upstream::builder()
+        .name("u")
+        .behaviour(Behaviour::Echo)
+        .start()
+        .await;
+    let p = TestProxy::start(&with_listener(&up, "    max_request_body: 1000")).await;
+    // Too large by its content-length: refused before anything is sent.
+    let req = http::Request::post(p.url("/"))
+        .body(Full::new(Bytes::from(vec![b'x'; 2000])))
+        .unwrap();
+    let (s, h, _) = within("sized POST", send(&http1_client(), req)).await;
+    assert_eq!((s.as_u16(), reason(&h)), (413, "request-body-too-large"));
+    assert_eq!(up.hits(), 0);
+    // Within the limit: forwarded.
+    let req = http::Request::post(p.url("/"))
+        .body(Full::new(Bytes::from(vec![b'x'; 900])))
+        .unwrap();
+    let (s, _, body) = within("small POST", send(&http1_client(), req)).await;
+    assert_eq!(s, 200);
+    let echoed: Echoed = serde_json::from_slice(&body).unwrap();
+    assert_eq!(echoed.body_len, 900);
+    // Too large without a length (chunked): cut off as it streams.
+    let mut tcp = within("connect", TcpStream::connect(p.addr)).await.unwrap();
+    let chunk = format!("{:x}\r\n{}\r\n", 800, "y".repeat(800));
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(chunk.as_bytes()).await.unwrap();
+    tcp.write_all(chunk.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = within("chunked answer", async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tcp.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        text.contains("x-ordo-reason: request-body-too-large"),
+        "{text}"
+    );
+    // The endpoint was not blamed for the client's body.
+    let status = p.proxy.runtime().clusters()[0].status();
+    assert!(status.endpoints.iter().all(|e| !e.ejected && e.available));
+}
