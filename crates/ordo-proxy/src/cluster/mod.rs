@@ -278,9 +278,15 @@ impl Cluster {
             return;
         }
         let now = self.now();
-        if let AttemptResult::Status(_) = result {
-            endpoint.observe_rtt(rtt, now.as_nanos() as u64);
-            self.upstream_duration.observe(rtt);
+        match result {
+            AttemptResult::Status(_) => {
+                endpoint.observe_rtt(rtt, now.as_nanos() as u64);
+                self.upstream_duration.observe(rtt);
+            }
+            // A timed-out attempt took at least this long: the balancer
+            // must see a slow endpoint as slow even when it never answers.
+            AttemptResult::Timeout => endpoint.observe_rtt(rtt, now.as_nanos() as u64),
+            _ => {}
         }
         if let Some(o) = &self.config.outlier_detection {
             outlier::record(self, o, endpoint, result, now.as_millis() as u64);

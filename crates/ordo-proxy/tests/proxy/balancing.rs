@@ -178,3 +178,32 @@ async fn ejection_never_empties_a_cluster() {
     let (s, h, _) = get(&client, &p.url("/")).await;
     assert_eq!((s.as_u16(), upstream_of(&h)), (200, "only".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2c_ewma_learns_from_attempts_that_time_out() {
+    let hung = Upstream::builder()
+        .name("hung")
+        .behaviour(Behaviour::Delay(Duration::from_secs(5)))
+        .start()
+        .await;
+    let fast = Upstream::builder().name("fast").start().await;
+    let policy = "{ per_try_timeout: 50ms, retry: { backoff: { base: 0s, max: 0s } } }";
+    let p = TestProxy::start(&simple(
+        &[&hung, &fast],
+        policy,
+        "    outlier_detection: null",
+    ))
+    .await;
+    let client = http1_client();
+    for _ in 0..100 {
+        let (s, h, _) = get(&client, &p.url("/")).await;
+        assert_eq!((s.as_u16(), upstream_of(&h)), (200, "fast".into()));
+    }
+    // Without outlier ejection, only the latency the timeouts taught the
+    // balancer keeps the hung endpoint out.
+    assert!(
+        hung.hits() <= 2,
+        "the hung endpoint got {} attempts",
+        hung.hits()
+    );
+}
