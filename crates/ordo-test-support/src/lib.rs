@@ -30,7 +30,8 @@
 //! The same server backs the `ordo-upstream` binary that benchmark scripts
 //! run (`cargo run -p ordo-test-support --bin ordo-upstream -- --help`); its
 //! behaviour can be changed at runtime with `PUT /__ordo/behaviour` (see
-//! [`BehaviourSpec`]).
+//! [`BehaviourSpec`]), and it reports its counters with `GET /__ordo/stats`
+//! (see [`Stats`]; `POST /__ordo/stats/reset` zeroes them).
 //!
 //! [`client`] holds the matching client side: hyper clients for HTTP/1.1 and
 //! HTTP/2, a one-call `GET`, and [`client::raw_exchange`] for writing
@@ -40,6 +41,6 @@ pub mod client;
 pub mod upstream;
 
 pub use upstream::{
-    Behaviour, BehaviourSpec, Echoed, Profile, Recorded, SpecError, Upstream, UpstreamBuilder,
-    X_UPSTREAM,
+    Behaviour, BehaviourSpec, Echoed, Profile, Recorded, SpecError, Stats, Upstream,
+    UpstreamBuilder, X_UPSTREAM,
 };

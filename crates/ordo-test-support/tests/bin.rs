@@ -83,6 +83,56 @@ async fn bench_server_answers_fast_and_takes_behaviour_changes() {
         .expect("kill the server this test started");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_server_reports_and_resets_its_counters() {
+    let (mut child, url) = start(&["--name", "counted"]).await;
+    let http = client::http1_client();
+    let get = |path: &'static str| {
+        let (http, url) = (http.clone(), format!("{url}{path}"));
+        async move {
+            timeout(Duration::from_secs(10), client::get(&http, &url))
+                .await
+                .unwrap_or_else(|_| panic!("GET {url} within 10s"))
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(get("/").await.0, StatusCode::OK);
+    }
+    assert_eq!(get("/health").await.0, StatusCode::OK);
+
+    let (status, headers, body) = get("/__ordo/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    let stats: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        stats,
+        serde_json::json!({
+            "name": "counted", "hits": 4, "health_hits": 1, "in_flight": 0, "max_in_flight": 1
+        })
+    );
+
+    let reset = Request::builder()
+        .method(Method::POST)
+        .uri(format!("{url}/__ordo/stats/reset"))
+        .body(Full::new(Bytes::new()))
+        .expect("valid request");
+    let (status, _, _) = timeout(Duration::from_secs(10), client::send(&http, reset))
+        .await
+        .expect("POST");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = get("/__ordo/stats").await;
+    let stats: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        (stats["hits"].as_u64(), stats["health_hits"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    child
+        .kill()
+        .await
+        .expect("kill the server this test started");
+}
+
 #[tokio::test]
 async fn bad_flags_fail_with_a_message() {
     let output = Command::new(BIN)

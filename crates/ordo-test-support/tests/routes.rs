@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
 use http_body_util::Full;
 use ordo_test_support::client::{self, TestClient};
-use ordo_test_support::{Behaviour, Echoed, Upstream};
+use ordo_test_support::{Behaviour, Echoed, Stats, Upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -182,6 +182,155 @@ async fn control_api_switches_behaviour_at_runtime() {
     assert_eq!(up.hits(), 2, "control requests are not hits");
 }
 
+async fn post(http: &TestClient, url: &str) -> StatusCode {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .body(Full::new(Bytes::new()))
+        .expect("valid request");
+    bounded("POST", client::send(http, request)).await.0
+}
+
+async fn stats(http: &TestClient, up: &Upstream) -> Stats {
+    let (status, headers, body) =
+        bounded("GET stats", client::get(http, &up.url("/__ordo/stats"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    serde_json::from_slice(&body).expect("Stats JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_reports_counters_and_resets_them() {
+    let up = Upstream::builder().name("s").control(true).start().await;
+    let http = client::http1_client();
+
+    for _ in 0..3 {
+        bounded("GET /", client::get(&http, &up.url("/anything"))).await;
+    }
+    bounded("GET /health", client::get(&http, &up.url("/health"))).await;
+    let (status, _) = put(&http, &up.url("/__ordo/behaviour"), "{}").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let first = stats(&http, &up).await;
+    assert_eq!(
+        first,
+        Stats {
+            name: "s".to_owned(),
+            hits: 3,
+            health_hits: 1,
+            in_flight: 0,
+            max_in_flight: 1,
+        },
+        "/health and control requests are not hits"
+    );
+    assert_eq!(
+        stats(&http, &up).await,
+        first,
+        "reading stats counts nothing"
+    );
+    assert_eq!(up.stats(), first);
+
+    // The raw JSON has exactly the documented fields.
+    let (_, _, body) = bounded("GET stats", client::get(&http, &up.url("/__ordo/stats"))).await;
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    let mut keys: Vec<_> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["health_hits", "hits", "in_flight", "max_in_flight", "name"]
+    );
+
+    assert_eq!(
+        post(&http, &up.url("/__ordo/stats/reset")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        stats(&http, &up).await,
+        Stats {
+            name: "s".to_owned(),
+            ..Stats::default()
+        }
+    );
+    bounded("GET /", client::get(&http, &up.url("/"))).await;
+    assert_eq!(stats(&http, &up).await.hits, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_show_requests_in_flight_and_reset_keeps_them() {
+    let up = Upstream::builder()
+        .control(true)
+        .behaviour(Behaviour::Delay(Duration::from_millis(300)))
+        .start()
+        .await;
+    let http = client::http1_client();
+
+    let slow = {
+        let (http, url) = (http.clone(), up.url("/"));
+        tokio::spawn(async move { client::get(&http, &url).await })
+    };
+    bounded("the request to arrive", async {
+        while up.in_flight() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let during = stats(&http, &up).await;
+    assert_eq!(
+        (during.hits, during.in_flight, during.max_in_flight),
+        (1, 1, 1)
+    );
+
+    // A reset zeroes the counts but not the gauge: the slow request is still there.
+    assert_eq!(
+        post(&http, &up.url("/__ordo/stats/reset")).await,
+        StatusCode::NO_CONTENT
+    );
+    let after_reset = stats(&http, &up).await;
+    assert_eq!(
+        (
+            after_reset.hits,
+            after_reset.in_flight,
+            after_reset.max_in_flight
+        ),
+        (0, 1, 1)
+    );
+
+    let (status, _, _) = bounded("the slow request", slow).await.expect("task");
+    assert_eq!(status, StatusCode::OK);
+    let done = stats(&http, &up).await;
+    assert_eq!((done.hits, done.in_flight, done.max_in_flight), (0, 0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_paths_answer_405_to_other_methods_and_404_to_unknown_ones() {
+    let up = Upstream::builder().control(true).start().await;
+    let http = client::http1_client();
+
+    let (status, _) = put(&http, &up.url("/__ordo/stats"), "{}").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, headers, _) = bounded(
+        "GET reset",
+        client::get(&http, &up.url("/__ordo/stats/reset")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "POST");
+    assert_eq!(
+        post(&http, &up.url("/__ordo/stats")).await,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let (status, _, body) =
+        bounded("GET unknown", client::get(&http, &up.url("/__ordo/nope"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(String::from_utf8_lossy(&body).contains("GET /__ordo/stats"));
+    assert_eq!(up.hits(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_api_is_off_unless_enabled() {
     let up = Upstream::builder().start().await;
@@ -191,6 +340,13 @@ async fn control_api_is_off_unless_enabled() {
     assert_eq!(status, StatusCode::OK, "an ordinary request");
     let (status, _, _) = bounded("GET", client::get(&http, &up.url("/"))).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = bounded("GET", client::get(&http, &up.url("/__ordo/stats"))).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"upstream"[..]));
+    assert_eq!(
+        up.hits(),
+        3,
+        "without the control API, /__ordo/ paths are ordinary"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,14 @@
 //! curl -X PUT localhost:9000/__ordo/behaviour -d '{"reset_ratio":1.0}'
 //! curl -X PUT localhost:9000/__ordo/behaviour -d '{}'   # back to 200 OK
 //! ```
+//!
+//! Read and zero its counters (`hits` leaves out `/health` and `/__ordo/…`):
+//!
+//! ```text
+//! curl localhost:9000/__ordo/stats
+//! {"name":"a","hits":1200,"health_hits":3,"in_flight":2,"max_in_flight":17}
+//! curl -X POST localhost:9000/__ordo/stats/reset   # 204; hits, health_hits 0
+//! ```
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -27,7 +35,9 @@ use ordo_test_support::{BehaviourSpec, Upstream};
 /// scriptable faults. Every response carries `x-upstream: <name>`; GET /health
 /// answers 200; PUT /__ordo/behaviour with JSON using the fault flags' names
 /// (delay_ms, fail_ratio, fail_status, reset_ratio, capacity, service_ms)
-/// changes the faults at runtime ({} = none).
+/// changes the faults at runtime ({} = none); GET /__ordo/stats answers the
+/// counters as JSON (name, hits, health_hits, in_flight, max_in_flight) and
+/// POST /__ordo/stats/reset zeroes them.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

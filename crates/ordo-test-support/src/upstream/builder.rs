@@ -89,8 +89,10 @@ impl UpstreamBuilder {
         self
     }
 
-    /// Whether to serve `PUT /__ordo/behaviour` (default `false`; see
-    /// [`BehaviourSpec`](super::BehaviourSpec)).
+    /// Whether to serve the control API under `/__ordo/` (default `false`):
+    /// `PUT /__ordo/behaviour` (see [`BehaviourSpec`](super::BehaviourSpec)),
+    /// `GET /__ordo/stats` (see [`Stats`](super::Stats)) and
+    /// `POST /__ordo/stats/reset`. The `ordo-upstream` binary always turns it on.
     pub fn control(mut self, enabled: bool) -> Self {
         self.options.control = enabled;
         self

@@ -1,15 +1,22 @@
-//! Runtime control for the bench server: `PUT /__ordo/behaviour` with a
-//! [`BehaviourSpec`] as JSON switches the behaviour without a restart, so a
-//! benchmark can make an upstream slow or failing mid-run. The binary's flags
-//! build the same spec, so both share one set of names and one validation.
+//! Runtime control for the bench server, under [`CONTROL_PREFIX`]:
+//!
+//! - `PUT /__ordo/behaviour` with a [`BehaviourSpec`] as JSON switches the
+//!   behaviour without a restart (`204`), so a benchmark can make an upstream
+//!   slow or failing mid-run. The binary's flags build the same spec, so both
+//!   share one set of names and one validation.
+//! - `GET /__ordo/stats` answers the counters as JSON ([`Stats`](super::Stats)), so a
+//!   benchmark can count the requests each upstream received, whatever proxy
+//!   sits in front.
+//! - `POST /__ordo/stats/reset` zeroes them (`204`; see
+//!   [`Upstream::reset_stats`](super::Upstream::reset_stats)).
 //!
 //! Served only when the builder enabled it
 //! ([`UpstreamBuilder::control`](super::UpstreamBuilder::control)); control
-//! requests are not counted in `hits`.
+//! requests are not counted in any counter.
 
 use std::time::Duration;
 
-use http::header::ALLOW;
+use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -24,6 +31,10 @@ use super::state::Shared;
 pub(crate) const CONTROL_PREFIX: &str = "/__ordo/";
 /// `PUT` a [`BehaviourSpec`] here.
 pub(crate) const BEHAVIOUR_PATH: &str = "/__ordo/behaviour";
+/// `GET` the [`Stats`](super::Stats) here.
+pub(crate) const STATS_PATH: &str = "/__ordo/stats";
+/// `POST` here to zero the counters.
+pub(crate) const STATS_RESET_PATH: &str = "/__ordo/stats/reset";
 /// Control bodies are a few fields; anything bigger is a mistake.
 const MAX_SPEC_BYTES: usize = 64 * 1024;
 
@@ -122,22 +133,52 @@ impl BehaviourSpec {
 
 /// Serves a request under [`CONTROL_PREFIX`].
 pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<UpstreamBody> {
-    if req.uri().path() != BEHAVIOUR_PATH {
-        let message = format!("unknown control path; the control API is PUT {BEHAVIOUR_PATH}\n");
-        return reply(shared, StatusCode::NOT_FOUND, UpstreamBody::full(message));
+    let (path, method) = (req.uri().path(), req.method());
+    match path {
+        BEHAVIOUR_PATH if method == Method::PUT => put_behaviour(shared, req).await,
+        STATS_PATH if method == Method::GET => stats(shared),
+        STATS_RESET_PATH if method == Method::POST => {
+            shared.reset_stats();
+            reply(shared, StatusCode::NO_CONTENT, UpstreamBody::empty())
+        }
+        BEHAVIOUR_PATH => not_allowed(shared, "PUT", "takes PUT with a JSON behaviour"),
+        STATS_PATH => not_allowed(shared, "GET", "takes GET"),
+        STATS_RESET_PATH => not_allowed(shared, "POST", "takes POST"),
+        _ => {
+            let message = format!(
+                "unknown control path; the control API is PUT {BEHAVIOUR_PATH}, \
+                 GET {STATS_PATH} and POST {STATS_RESET_PATH}\n"
+            );
+            reply(shared, StatusCode::NOT_FOUND, UpstreamBody::full(message))
+        }
     }
-    if req.method() != Method::PUT {
-        let message = format!("{BEHAVIOUR_PATH} takes PUT with a JSON behaviour\n");
-        let mut response = reply(
-            shared,
-            StatusCode::METHOD_NOT_ALLOWED,
-            UpstreamBody::full(message),
-        );
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("PUT"));
-        return response;
-    }
+}
+
+/// `405` naming the methods `path` takes.
+fn not_allowed(shared: &Shared, allow: &'static str, what: &str) -> Response<UpstreamBody> {
+    let mut response = reply(
+        shared,
+        StatusCode::METHOD_NOT_ALLOWED,
+        UpstreamBody::full(format!("this control path {what}\n")),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// `GET /__ordo/stats`: the counters as JSON.
+fn stats(shared: &Shared) -> Response<UpstreamBody> {
+    let json = serde_json::to_vec(&shared.stats()).expect("Stats holds only a string and numbers");
+    let mut response = reply(shared, StatusCode::OK, UpstreamBody::full(json));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `PUT /__ordo/behaviour`: parses, validates and applies a [`BehaviourSpec`].
+async fn put_behaviour(shared: &Shared, req: Request<Incoming>) -> Response<UpstreamBody> {
     let body = match Limited::new(req.into_body(), MAX_SPEC_BYTES)
         .collect()
         .await

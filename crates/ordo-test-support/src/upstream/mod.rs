@@ -4,7 +4,9 @@
 //! Routes, in the order they are checked:
 //! - `/health` answers `200 ok` or `503 unhealthy` ([`Upstream::set_healthy`]),
 //!   counted in [`Upstream::health_hits`], never affected by behaviours;
-//! - `/__ordo/…`, when [`UpstreamBuilder::control`] is on: the control API;
+//! - `/__ordo/…`, when [`UpstreamBuilder::control`] is on: the control API
+//!   (`PUT /__ordo/behaviour`, `GET /__ordo/stats`, `POST /__ordo/stats/reset`),
+//!   not counted in any counter;
 //! - an HTTP/1.1 upgrade request (or `/ws`, which insists on one) gets `101`
 //!   and a raw byte echo;
 //! - everything else is answered by the active [`Behaviour`].
@@ -21,6 +23,7 @@ mod recorded;
 mod respond;
 mod server;
 mod state;
+mod stats;
 mod upgrade;
 
 use std::net::SocketAddr;
@@ -35,6 +38,7 @@ pub use control::{BehaviourSpec, SpecError};
 pub use echo::Echoed;
 pub use recorded::Recorded;
 pub use respond::X_UPSTREAM;
+pub use stats::Stats;
 
 use state::Shared;
 
@@ -85,9 +89,23 @@ impl Upstream {
         self.shared.in_flight()
     }
 
-    /// The most requests ever handled at once.
+    /// The most requests handled at once since the start or the last
+    /// [`Upstream::reset_stats`].
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight()
+    }
+
+    /// All counters at once, as `GET /__ordo/stats` answers them.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Zeroes [`Upstream::hits`] and [`Upstream::health_hits`], and restarts
+    /// [`Upstream::max_in_flight`] from the requests in flight now (as
+    /// `POST /__ordo/stats/reset` does). [`Upstream::in_flight`] is a gauge
+    /// and keeps counting the requests still being handled.
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats();
     }
 
     /// Switches behaviour for the requests that arrive from now on; requests

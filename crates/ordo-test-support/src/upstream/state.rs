@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, watch};
 use super::behaviour::Behaviour;
 use super::ratio::RatioCounter;
 use super::recorded::Recorded;
+use super::stats::Stats;
 
 /// What a running upstream knows; one per server, behind an `Arc`.
 #[derive(Debug)]
@@ -24,7 +25,7 @@ pub(crate) struct Shared {
     pub(crate) ok_body: Bytes,
     /// Whether to keep the last request for [`Shared::last_request`].
     pub(crate) record: bool,
-    /// Whether `PUT /__ordo/behaviour` is served.
+    /// Whether the control API under `/__ordo/` is served.
     pub(crate) control: bool,
     /// Turns `true` (or closes) when the server shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -101,6 +102,26 @@ impl Shared {
 
     pub(crate) fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The counters as one snapshot (each read on its own, so not atomic as a whole).
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            name: self.name.clone(),
+            hits: self.hits(),
+            health_hits: self.health_hits(),
+            in_flight: self.in_flight(),
+            max_in_flight: self.max_in_flight(),
+        }
+    }
+
+    /// Zeroes `hits` and `health_hits`; `max_in_flight` restarts from the
+    /// requests in flight now. `in_flight` is a gauge and is left alone.
+    pub(crate) fn reset_stats(&self) {
+        self.hits.store(0, Ordering::Relaxed);
+        self.health_hits.store(0, Ordering::Relaxed);
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     pub(crate) fn set_healthy(&self, healthy: bool) {
