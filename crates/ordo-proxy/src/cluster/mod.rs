@@ -223,7 +223,8 @@ impl Cluster {
         self.set.load().endpoints.clone()
     }
 
-    /// Time since the cluster's clock started, for ejection deadlines.
+    /// Time since the cluster's clock started, for ejection deadlines (the
+    /// request path passes the instants it has read instead).
     #[inline]
     pub(crate) fn now(&self) -> Duration {
         self.epoch.elapsed()
@@ -240,9 +241,10 @@ impl Cluster {
         &self,
         tried: Tried,
         hash: Option<u64>,
+        at: Instant,
     ) -> Result<(Arc<Endpoint>, usize), crate::Reason> {
         let set = self.set.load();
-        let now = self.now();
+        let now = at.saturating_duration_since(self.epoch);
         let now_ms = now.as_millis() as u64;
         let now_ns = now.as_nanos() as u64;
         // When ejections leave nothing to pick, ignore them (Envoy's panic
@@ -272,12 +274,18 @@ impl Cluster {
 
     /// Records what an attempt on `endpoint` came to: counters, latency,
     /// outlier detection.
-    pub(crate) fn record(&self, endpoint: &Endpoint, result: AttemptResult, rtt: Duration) {
+    pub(crate) fn record(
+        &self,
+        endpoint: &Endpoint,
+        result: AttemptResult,
+        rtt: Duration,
+        at: Instant,
+    ) {
         endpoint.count(result);
         if result == AttemptResult::Cancelled {
             return;
         }
-        let now = self.now();
+        let now = at.saturating_duration_since(self.epoch);
         match result {
             AttemptResult::Status(_) => {
                 endpoint.observe_rtt(rtt, now.as_nanos() as u64);

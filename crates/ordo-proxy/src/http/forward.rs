@@ -86,6 +86,8 @@ impl Shared {
 pub(crate) struct ConnInfo {
     pub(crate) listener: Arc<str>,
     pub(crate) peer: SocketAddr,
+    /// `peer`'s address as a header value, for `X-Forwarded-For`.
+    pub(crate) peer_value: HeaderValue,
     pub(crate) tls: bool,
 }
 
@@ -109,8 +111,16 @@ pub(crate) async fn handle(
     };
     let method = listener.access_log.then(|| parts.method.clone());
     let path = listener.access_log.then(|| parts.uri.path().to_owned());
-    let (mut resp, info) =
-        forward(shared, route, conn, parts, body, listener.max_request_body).await;
+    let (mut resp, info) = forward(
+        start,
+        shared,
+        route,
+        conn,
+        parts,
+        body,
+        listener.max_request_body,
+    )
+    .await;
     let status = resp.status();
     route.by_class[usize::from((status.as_u16() / 100).clamp(1, 5)) - 1].inc();
     let elapsed = start.elapsed();
@@ -150,6 +160,7 @@ enum Failed {
 }
 
 async fn forward(
+    start: Instant,
     shared: &Shared,
     route: &Route,
     conn: &ConnInfo,
@@ -159,7 +170,7 @@ async fn forward(
 ) -> (Response<ResponseBody>, Info) {
     let policy = &route.policy;
     let mut info = Info::default();
-    let deadline = Instant::now() + policy.timeout;
+    let deadline = start + policy.timeout;
     // Too large by its own account: refused before it takes any slot. (Not
     // a failure of the upstream, so never the route's fallback.)
     let length = body.size_hint().exact();
@@ -205,7 +216,7 @@ async fn forward(
         None
     };
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::set_forwarded(&mut parts.headers, conn.peer.ip(), conn.tls);
+    headers::set_forwarded(&mut parts.headers, &conn.peer_value, conn.tls);
     if !parts.headers.contains_key(header::HOST)
         && let Some(a) = parts.uri.authority()
         && let Ok(v) = HeaderValue::from_str(a.as_str())
@@ -427,7 +438,8 @@ async fn attempts(
     loop {
         info.attempts += 1;
         let last = info.attempts >= retry.max_attempts;
-        let (endpoint, index) = match cluster.pick(tried, hash) {
+        let sent = Instant::now();
+        let (endpoint, index) = match cluster.pick(tried, hash, sent) {
             Ok(e) => e,
             Err(reason) => return Err(Failed::Local(reason)),
         };
@@ -482,7 +494,6 @@ async fn attempts(
         }
 
         let in_flight = endpoint.start();
-        let sent = Instant::now();
         let call = cluster.client.request(req);
         let outcome = match policy.per_try_timeout {
             Some(t) => match tokio::time::timeout(t, call).await {
@@ -491,7 +502,8 @@ async fn attempts(
             },
             None => call.await.map_err(Some),
         };
-        let rtt = sent.elapsed();
+        let done = Instant::now();
+        let rtt = done.saturating_duration_since(sent);
         let (result, resp) = match outcome {
             Ok(resp) => (AttemptResult::Status(resp.status().as_u16()), Some(resp)),
             Err(Some(e)) if e.is_connect() => (AttemptResult::ConnectFailure, None),
@@ -505,7 +517,7 @@ async fn attempts(
             }
             (r, _) => r,
         };
-        cluster.record(&endpoint, result, rtt);
+        cluster.record(&endpoint, result, rtt, done);
         if let Some(p) = permit {
             let outcome = match result {
                 AttemptResult::Cancelled => Outcome::Ignored,

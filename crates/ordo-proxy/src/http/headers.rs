@@ -73,23 +73,30 @@ pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
-/// Appends the client's address to `X-Forwarded-For` and sets
-/// `X-Forwarded-Proto`.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, tls: bool) {
-    let value = match headers.get(&X_FORWARDED_FOR) {
+/// The client's address as a header value, made once per connection.
+pub(crate) fn client_value(client: IpAddr) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(client.to_string()))
+        .expect("an IP address is a valid header value")
+}
+
+/// Appends the client's address (`client`, from [`client_value`]) to
+/// `X-Forwarded-For` and sets `X-Forwarded-Proto`.
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, tls: bool) {
+    match headers.get(&X_FORWARDED_FOR) {
         Some(prev) => {
-            let mut s = String::with_capacity(prev.len() + 41);
-            s.push_str(prev.to_str().unwrap_or_default());
+            let mut s = Vec::with_capacity(prev.len() + 2 + client.len());
+            s.extend_from_slice(prev.as_bytes());
             if !s.is_empty() {
-                s.push_str(", ");
+                s.extend_from_slice(b", ");
             }
-            s.push_str(&client.to_string());
-            HeaderValue::try_from(s)
+            s.extend_from_slice(client.as_bytes());
+            if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(s)) {
+                headers.insert(X_FORWARDED_FOR, v);
+            }
         }
-        None => HeaderValue::try_from(client.to_string()),
-    };
-    if let Ok(v) = value {
-        headers.insert(X_FORWARDED_FOR, v);
+        None => {
+            headers.insert(X_FORWARDED_FOR, client.clone());
+        }
     }
     headers.insert(
         X_FORWARDED_PROTO,
@@ -149,7 +156,7 @@ mod tests {
     fn forwarded_for_appends() {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
-        set_forwarded(&mut h, "127.0.0.1".parse().unwrap(), true);
+        set_forwarded(&mut h, &client_value("127.0.0.1".parse().unwrap()), true);
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
     }

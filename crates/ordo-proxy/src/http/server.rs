@@ -122,6 +122,7 @@ async fn accept_loop(
         let conn = Arc::new(ConnInfo {
             listener: name.clone(),
             peer,
+            peer_value: super::headers::client_value(peer.ip()),
             tls: tls.is_some(),
         });
         let shared = shared.clone();
