@@ -50,11 +50,7 @@ async fn ready_and_live_answer_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_expose_the_documented_series() {
     let a = Upstream::builder().name("a").start().await;
-    let b = Upstream::builder()
-        .name("b")
-        .behaviour(Behaviour::Status(503))
-        .start()
-        .await;
+    let b = upstream("b", Behaviour::Status(503)).await;
     // Round robin sends every other first attempt to the failing `b`, and
     // the retry to `a`; outlier ejection is off so `b` stays in.
     let yaml = simple(
@@ -164,11 +160,7 @@ async fn clusters_lists_endpoints_with_their_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draining_drops_readiness_and_lets_requests_in_flight_finish() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Delay(Duration::from_secs(1)))
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Delay(Duration::from_secs(1))).await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
     let ready_url = p.admin_url("/ready").await;
     let in_flight = tokio::spawn({

@@ -137,11 +137,7 @@ async fn consistent_hash_keeps_a_user_on_one_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2c_ewma_prefers_the_faster_endpoint() {
-    let slow = Upstream::builder()
-        .name("slow")
-        .behaviour(Behaviour::Delay(Duration::from_millis(30)))
-        .start()
-        .await;
+    let slow = upstream("slow", Behaviour::Delay(Duration::from_millis(30))).await;
     let fast = Upstream::builder().name("fast").start().await;
     let p = TestProxy::start(&simple(&[&slow, &fast], "{}", "")).await;
     let client = http1_client();
@@ -158,11 +154,7 @@ async fn p2c_ewma_prefers_the_faster_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ejection_never_empties_a_cluster() {
-    let only = Upstream::builder()
-        .name("only")
-        .behaviour(Behaviour::Status(503))
-        .start()
-        .await;
+    let only = upstream("only", Behaviour::Status(503)).await;
     let extra = "    outlier_detection: { consecutive_5xx: 2, base_ejection_time: 30s }";
     let p = TestProxy::start(&simple(&[&only], "{ retry: { max_attempts: 1 } }", extra)).await;
     let client = http1_client();
@@ -181,11 +173,7 @@ async fn ejection_never_empties_a_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2c_ewma_learns_from_attempts_that_time_out() {
-    let hung = Upstream::builder()
-        .name("hung")
-        .behaviour(Behaviour::Delay(Duration::from_secs(5)))
-        .start()
-        .await;
+    let hung = upstream("hung", Behaviour::Delay(Duration::from_secs(5))).await;
     let fast = Upstream::builder().name("fast").start().await;
     let policy = "{ per_try_timeout: 50ms, retry: { backoff: { base: 0s, max: 0s } } }";
     let p = TestProxy::start(&simple(

@@ -199,11 +199,7 @@ async fn get_over(tls: TlsStream<TcpStream>, version: Version) -> Echoed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_alpn_picks_h2_when_the_client_offers_it() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Echo)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Echo).await;
     let cert = self_signed();
     let p = TestProxy::start(&config(&up, &tls_listener(&cert, ""), "")).await;
     let tls = tls_connect(&cert, p.addr, &[b"h2", b"http/1.1"]).await;
@@ -215,11 +211,7 @@ async fn tls_alpn_picks_h2_when_the_client_offers_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_alpn_settles_on_http1_when_only_one_side_speaks_h2() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Echo)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Echo).await;
     let cert = self_signed();
 
     // The client offers only http/1.1 to a listener that speaks both.

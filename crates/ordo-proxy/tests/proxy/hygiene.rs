@@ -159,11 +159,7 @@ async fn a_client_that_connects_and_sends_nothing_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_reset_mid_body_breaks_only_that_response() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::ResetMidBody)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::ResetMidBody).await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
     let client = http1_client();
     match within("GET a breaking body", try_get(&client, &p.url("/"))).await {
@@ -185,15 +181,15 @@ async fn an_upstream_reset_mid_body_breaks_only_that_response() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_response_arrives_whole() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Stream {
+    let up = upstream(
+        "u",
+        Behaviour::Stream {
             chunks: 8,
             chunk_bytes: 3000,
             every: Duration::from_millis(10),
-        })
-        .start()
-        .await;
+        },
+    )
+    .await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
     for client in [http1_client(), http2_client()] {
         let (s, _, body) = within("GET a stream", get(&client, &p.url("/"))).await;
@@ -205,11 +201,7 @@ async fn a_streamed_response_arrives_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_body_larger_than_the_retry_buffer_streams_to_the_upstream() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Echo)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Echo).await;
     let p = TestProxy::start(&simple(&[&up], "{retry: {max_buffered_body: 65536}}", "")).await;
     let body = Bytes::from(vec![7u8; 1 << 20]);
     for client in [http1_client(), http2_client()] {
@@ -226,22 +218,7 @@ async fn a_request_body_larger_than_the_retry_buffer_streams_to_the_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_endpoint_gets_503_connect_failure() {
-    let dead = {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        l.local_addr().expect("addr")
-    };
-    let yaml = format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-    routes:
-      - name: all
-        cluster: c
-clusters:
-  - name: c
-    endpoints: [ {{ address: {dead} }} ]
-"
-    );
+    let yaml = one_endpoint(dead_addr().await, "{}", "");
     let p = TestProxy::start(&yaml).await;
     let (s, h, body) = within("GET a dead endpoint", get(&http1_client(), &p.url("/"))).await;
     assert_eq!(
@@ -253,11 +230,7 @@ clusters:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_upstream_gets_504_upstream_timeout() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Delay(Duration::from_secs(5)))
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Delay(Duration::from_secs(5))).await;
     let p = TestProxy::start(&simple(&[&up], "{timeout: 200ms}", "")).await;
     let started = tokio::time::Instant::now();
     let (s, h, _) = within("GET a slow upstream", get(&http1_client(), &p.url("/"))).await;
@@ -322,18 +295,7 @@ async fn hop_by_hop_headers_of_the_upstream_response_are_removed() {
           ok",
     )
     .await;
-    let yaml = format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-    routes:
-      - name: all
-        cluster: c
-clusters:
-  - name: c
-    endpoints: [ {{ address: {addr} }} ]
-"
-    );
+    let yaml = one_endpoint(addr, "{}", "");
     let p = TestProxy::start(&yaml).await;
     let (s, h, body) = within("GET", get(&http1_client(), &p.url("/"))).await;
     assert_eq!((s.as_u16(), &body[..]), (200, &b"ok"[..]));
@@ -345,11 +307,7 @@ clusters:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_listener_limit_get_413() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Echo)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Echo).await;
     let p = TestProxy::start(&with_listener(&up, "    max_request_body: 1000")).await;
     // Too large by its content-length: refused before anything is sent.
     let req = http::Request::post(p.url("/"))

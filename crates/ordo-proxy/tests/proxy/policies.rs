@@ -8,12 +8,6 @@ use tokio::time::Instant;
 
 use crate::support::*;
 
-/// An address nothing listens on.
-async fn dead_addr() -> std::net::SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
 fn rr() -> &'static str {
     "    load_balancer: round_robin\n    outlier_detection: null"
 }
@@ -43,11 +37,7 @@ async fn connect_failure_is_retried_on_another_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_errors_are_retried_for_idempotent_methods_only() {
-    let bad = Upstream::builder()
-        .name("bad")
-        .behaviour(Behaviour::Status(503))
-        .start()
-        .await;
+    let bad = upstream("bad", Behaviour::Status(503)).await;
     let good = Upstream::builder().name("good").start().await;
     let p = TestProxy::start(&simple(&[&bad, &good], "{}", rr())).await;
     let client = http1_client();
@@ -90,21 +80,8 @@ async fn retries_stay_within_the_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_budget_is_named_when_no_response_came() {
-    let dead = dead_addr().await;
-    let yaml = format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-    routes:
-      - name: all
-        cluster: c
-        policy: {{ retry: {{ max_attempts: 3, budget: {{ ratio: 0.0, min_per_second: 0 }} }} }}
-clusters:
-  - name: c
-    outlier_detection: null
-    endpoints: [ {{ address: {dead} }} ]
-"
-    );
+    let policy = "{ retry: { max_attempts: 3, budget: { ratio: 0.0, min_per_second: 0 } } }";
+    let yaml = one_endpoint(dead_addr().await, policy, "    outlier_detection: null");
     let p = TestProxy::start(&yaml).await;
     let (s, h, body) = get(&http1_client(), &p.url("/")).await;
     assert_eq!(s, 503);
@@ -114,11 +91,7 @@ clusters:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_try_timeout_moves_on_to_another_endpoint() {
-    let slow = Upstream::builder()
-        .name("slow")
-        .behaviour(Behaviour::Delay(Duration::from_secs(2)))
-        .start()
-        .await;
+    let slow = upstream("slow", Behaviour::Delay(Duration::from_secs(2))).await;
     let fast = Upstream::builder().name("fast").start().await;
     let policy =
         "{ timeout: 5s, per_try_timeout: 100ms, retry: { backoff: { base: 0s, max: 0s } } }";
@@ -137,11 +110,7 @@ async fn per_try_timeout_moves_on_to_another_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route_circuit_opens_and_the_fallback_answers() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Status(500))
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Status(500)).await;
     let policy = "{ retry: { max_attempts: 1 }, circuit_breaker: { window: { consecutive_failures: 3 }, open_wait: 30s } }";
     let p = TestProxy::start(&simple(&[&up], policy, rr())).await;
     let client = http1_client();
@@ -167,11 +136,7 @@ async fn route_circuit_opens_and_the_fallback_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_circuit_takes_only_that_endpoint_out() {
-    let bad = Upstream::builder()
-        .name("bad")
-        .behaviour(Behaviour::Status(500))
-        .start()
-        .await;
+    let bad = upstream("bad", Behaviour::Status(500)).await;
     let good = Upstream::builder().name("good").start().await;
     let extra = format!(
         "{}\n    circuit_breaker: {{ window: {{ consecutive_failures: 2 }}, open_wait: 30s }}",
@@ -207,11 +172,7 @@ async fn bulkhead_and_adaptive_limit_reject_beyond_their_caps() {
             "concurrency-limited",
         ),
     ] {
-        let up = Upstream::builder()
-            .name("u")
-            .behaviour(Behaviour::Delay(Duration::from_millis(400)))
-            .start()
-            .await;
+        let up = upstream("u", Behaviour::Delay(Duration::from_millis(400))).await;
         let p = TestProxy::start(&simple(&[&up], policy, rr())).await;
         let client = http1_client();
         let calls: Vec<_> = (0..6)

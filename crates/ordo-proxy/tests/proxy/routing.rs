@@ -82,11 +82,7 @@ clusters:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_carry_a_request_id_and_upstreams_see_forwarding_headers() {
-    let up = Upstream::builder()
-        .name("u")
-        .behaviour(Behaviour::Echo)
-        .start()
-        .await;
+    let up = upstream("u", Behaviour::Echo).await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
     let client = http1_client();
     let req = http::Request::get(p.url("/x?q=1"))

@@ -84,6 +84,41 @@ impl TestProxy {
     }
 }
 
+/// Starts an upstream named `name` that behaves as `behaviour`.
+pub async fn upstream(name: &str, behaviour: Behaviour) -> Upstream {
+    Upstream::builder()
+        .name(name)
+        .behaviour(behaviour)
+        .start()
+        .await
+}
+
+/// An address nothing listens on (bound, then let go).
+pub async fn dead_addr() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// Like [`simple`], for one endpoint given by its address.
+pub fn one_endpoint(addr: SocketAddr, policy: &str, extra: &str) -> String {
+    format!(
+        "listeners:
+  - name: edge
+    address: 127.0.0.1:0
+    routes:
+      - name: all
+        cluster: c
+        policy: {policy}
+clusters:
+  - name: c
+    endpoints: [ {{ address: {addr} }} ]
+{extra}
+"
+    )
+}
+
 /// Starts `n` upstreams named `name0..`.
 pub async fn upstreams(name: &str, n: usize) -> Vec<Upstream> {
     let mut v = Vec::new();
