@@ -105,10 +105,12 @@ fn proxy_without_flags_is_a_usage_error() {
     assert!(err.contains("--config"), "{err}");
 }
 
-/// A running `ordo proxy --config`, its stderr collected.
+/// A running `ordo proxy --config`, its stderr (logs) and stdout (access
+/// log) collected.
 struct Running {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    access: Arc<Mutex<Vec<String>>>,
     url: String,
 }
 
@@ -119,13 +121,23 @@ impl Running {
             .args(extra)
             .current_dir(dir)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn ordo");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
+        let access = Arc::new(Mutex::new(Vec::new()));
+        let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        tokio::spawn({
+            let access = access.clone();
+            async move {
+                while let Ok(Some(line)) = out.next_line().await {
+                    access.lock().expect("access log").push(line);
+                }
+            }
+        });
         // The listening line names the port the kernel picked.
         let addr = tokio::time::timeout(PATIENCE, async {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -152,6 +164,7 @@ impl Running {
         Running {
             child,
             log,
+            access,
             url: format!("http://{addr}/"),
         }
     }
@@ -262,4 +275,59 @@ async fn an_edited_config_file_is_picked_up_without_a_signal() {
         .expect("exits after SIGTERM")
         .expect("wait");
     assert_eq!(status.code(), Some(0), "{}", p.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_is_one_json_line_per_request_on_stdout_when_on() {
+    let a = Upstream::builder().name("a").start().await;
+    let a_addr = a.addr().to_string();
+    let dir = temp_dir("access");
+    let on = format!("access_log: true\n{}", config(&a_addr, &a_addr, "a"));
+    std::fs::write(dir.join("on.yaml"), &on).expect("write");
+    let mut p = Running::start(&dir, "on.yaml", &["--watch-interval-ms", "0"]).await;
+    let req = http::Request::get(p.url.as_str())
+        .header("x-request-id", "req-42")
+        .body(Default::default())
+        .expect("request");
+    let (s, _, _) = tokio::time::timeout(
+        PATIENCE,
+        ordo_test_support::client::send(&http1_client(), req),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(s, 200);
+    let logged = eventually(PATIENCE, async || {
+        !p.access.lock().expect("access").is_empty()
+    })
+    .await;
+    assert!(logged, "no access log line; stderr:\n{}", p.log());
+    let line = p.access.lock().expect("access")[0].clone();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["target"], "ordo::access", "{line}");
+    assert_eq!(v["listener"], "edge");
+    assert_eq!(v["route"], "all");
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["path"], "/");
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["attempts"], 1);
+    assert_eq!(v["upstream"], a_addr.as_str());
+    assert_eq!(v["request_id"], "req-42");
+    assert!(
+        v["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+        "{line}"
+    );
+    p.signal("-TERM");
+    let _ = tokio::time::timeout(PATIENCE, p.child.wait()).await;
+
+    // Off by default: nothing on stdout.
+    std::fs::write(dir.join("off.yaml"), config(&a_addr, &a_addr, "a")).expect("write");
+    let mut p = Running::start(&dir, "off.yaml", &["--watch-interval-ms", "0"]).await;
+    assert_eq!(p.upstream().await, Ok("a".to_owned()));
+    p.signal("-TERM");
+    let _ = tokio::time::timeout(PATIENCE, p.child.wait()).await;
+    assert!(
+        p.access.lock().expect("access").is_empty(),
+        "access log written while off"
+    );
 }
