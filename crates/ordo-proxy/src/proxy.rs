@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::admin::{self, AdminTask};
 use crate::cluster::EndpointSource;
-use crate::http::{ListenerTask, Shared, bind_listener};
+use crate::http::{ListenerTask, Shared, bind_listener, start_listener};
 use crate::metrics::{ProxyMetrics, ResultLabels};
 use crate::runtime::Runtime;
 
@@ -159,6 +159,12 @@ impl Proxy {
 
     async fn apply_inner(&self, doc: Document<ProxyConfig>) -> Result<(), ConfigErrors> {
         let mut listeners = self.listeners.lock().await;
+        if !self.is_ready() {
+            return Err(doc.issues(vec![(
+                String::new(),
+                "the proxy is draining; a new config is not applied".into(),
+            )]));
+        }
         let old = self.shared.runtime.load_full();
         if old.config.admin != doc.config.admin {
             return Err(doc.issues(vec![(
@@ -173,9 +179,17 @@ impl Proxy {
             &self.shared.metrics,
         )?;
         let base = base_dir(&self.options);
-        // Bind what is new before anything changes, so a port in use
-        // rejects the whole reload.
+        // Bind what is new, and load the TLS files of what changes, before
+        // anything changes: a port in use or a bad certificate rejects the
+        // whole reload.
         let mut started = Vec::new();
+        let mut handovers = Vec::new();
+        let fail = |started: &[ListenerTask], i: usize, (field, msg): (String, String)| {
+            for t in started {
+                t.stop();
+            }
+            doc.issues(vec![(format!("listeners[{i}].{field}"), msg)])
+        };
         for (i, l) in doc.config.listeners.iter().enumerate() {
             let kept = listeners
                 .iter()
@@ -183,18 +197,42 @@ impl Proxy {
             if kept {
                 continue;
             }
-            // A listener moving to an address it already holds must let go first.
+            // The same address with other settings: the running listener
+            // hands its socket over (binding a second one would fail).
+            // (Port 0 asks for a fresh port: never a handover.)
+            let fixed_port = l
+                .address
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.port() != 0);
+            if let Some(j) = listeners
+                .iter()
+                .position(|t| fixed_port && t.config.address == l.address)
+            {
+                match crate::http::tls_acceptor(l, &base) {
+                    Ok(tls) => handovers.push((j, l.clone(), tls)),
+                    Err(e) => return Err(fail(&started, i, e)),
+                }
+                continue;
+            }
             match bind_listener(l, &base, self.shared.clone()).await {
                 Ok(t) => started.push(t),
-                Err((field, msg)) => {
-                    for t in &started {
-                        t.stop();
-                    }
-                    return Err(doc.issues(vec![(format!("listeners[{i}].{field}"), msg)]));
-                }
+                Err(e) => return Err(fail(&started, i, e)),
             }
         }
         self.shared.runtime.store(Arc::new(runtime));
+        for (j, config, tls) in handovers {
+            match listeners[j].hand_over().await {
+                Some(socket) => match start_listener(socket, &config, tls, self.shared.clone()) {
+                    Ok(t) => started.push(t),
+                    Err((_, e)) => {
+                        tracing::error!(listener = %config.name, error = %e, "listener lost on reload")
+                    }
+                },
+                None => {
+                    tracing::error!(listener = %config.name, "listener lost on reload: its socket did not come back")
+                }
+            }
+        }
         let (keep, retire): (Vec<_>, Vec<_>) =
             std::mem::take(&mut *listeners).into_iter().partition(|t| {
                 doc.config.listeners.iter().any(|l| {

@@ -30,15 +30,17 @@ pub enum Reason {
     /// A retry was due but the retry budget had nothing left; the last
     /// attempt's failure is returned (503).
     RetryBudgetExhausted,
-    /// The request body is larger than the route accepts (413).
+    /// The request body is larger than the listener accepts (413).
     BodyTooLarge,
+    /// The client did not send its request body in time (408).
+    RequestTimeout,
     /// The request could not be forwarded as it is (400).
     BadRequest,
 }
 
 impl Reason {
     /// Every reason, for metrics.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::NoRoute,
         Reason::CircuitOpen,
         Reason::BulkheadFull,
@@ -49,6 +51,7 @@ impl Reason {
         Reason::UpstreamTimeout,
         Reason::RetryBudgetExhausted,
         Reason::BodyTooLarge,
+        Reason::RequestTimeout,
         Reason::BadRequest,
     ];
 
@@ -65,6 +68,7 @@ impl Reason {
             Reason::UpstreamTimeout => "upstream-timeout",
             Reason::RetryBudgetExhausted => "retry-budget-exhausted",
             Reason::BodyTooLarge => "request-body-too-large",
+            Reason::RequestTimeout => "request-timeout",
             Reason::BadRequest => "bad-request",
         }
     }
@@ -76,9 +80,20 @@ impl Reason {
             Reason::UpstreamReset => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::BadRequest => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+
+    /// Whether the client caused it (no route, a bad or slow request, a
+    /// body too large): such answers are never replaced by a route's
+    /// fallback, which stands in for a failing upstream.
+    pub const fn is_client_side(self) -> bool {
+        matches!(
+            self,
+            Reason::NoRoute | Reason::BodyTooLarge | Reason::RequestTimeout | Reason::BadRequest
+        )
     }
 
     /// The header value, ready to insert.
@@ -101,6 +116,7 @@ impl Reason {
             Reason::UpstreamTimeout => "the upstream did not answer in time\n",
             Reason::RetryBudgetExhausted => "the upstream failed and the retry budget is spent\n",
             Reason::BodyTooLarge => "the request body is too large\n",
+            Reason::RequestTimeout => "the request body did not arrive in time\n",
             Reason::BadRequest => "the request cannot be forwarded\n",
         }
     }

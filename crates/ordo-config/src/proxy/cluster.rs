@@ -148,7 +148,8 @@ pub struct OutlierConfig {
     /// Eject after this many 5xx answers in a row (0 = off). Default 5.
     #[serde(default = "defaults::consecutive")]
     pub consecutive_5xx: u32,
-    /// Eject after this many connect failures or resets in a row (0 = off).
+    /// Eject after this many connect failures, resets or attempt timeouts
+    /// in a row (0 = off).
     /// Default 5.
     #[serde(default = "defaults::consecutive")]
     pub consecutive_connect_failures: u32,

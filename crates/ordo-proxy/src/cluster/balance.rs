@@ -75,7 +75,7 @@ impl Tried {
         }
     }
 
-    fn has(self, index: usize) -> bool {
+    pub(crate) fn has(self, index: usize) -> bool {
         index < 64 && self.0 & (1 << index) != 0
     }
 

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::uri::Authority;
-use ordo_resilience::CircuitState;
 use ordo_resilience::circuit_breaker::CircuitBreaker;
 use prometheus_client::metrics::counter::Counter;
 
@@ -160,10 +159,7 @@ impl Endpoint {
     pub(crate) fn is_available(&self, now_ms: u64) -> bool {
         self.is_healthy()
             && self.ejected_until_ms() <= now_ms
-            && self
-                .breaker
-                .as_ref()
-                .is_none_or(|b| !matches!(b.state(), CircuitState::Open | CircuitState::ForcedOpen))
+            && self.breaker.as_ref().is_none_or(|b| b.would_admit())
     }
 
     /// The peak-EWMA cost of sending it one more request.

@@ -26,7 +26,7 @@ pub(super) fn spawn(cluster: Weak<Cluster>, hc: HealthCheckConfig) -> JoinHandle
             } else {
                 hc.jitter.get().mul_f64(rng.next_f64())
             };
-            tokio::time::sleep(hc.interval.get() + jitter).await;
+            tokio::time::sleep(hc.interval.get().saturating_add(jitter)).await;
             let Some(cluster) = cluster.upgrade() else {
                 return;
             };

@@ -218,6 +218,10 @@ impl Cluster {
         &self.name
     }
 
+    pub(crate) fn endpoint_count(&self) -> usize {
+        self.set.load().endpoints.len()
+    }
+
     /// The endpoints now.
     pub fn endpoints(&self) -> Vec<Arc<Endpoint>> {
         self.set.load().endpoints.clone()

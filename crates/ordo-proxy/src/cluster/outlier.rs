@@ -91,7 +91,7 @@ fn eject(cluster: &Cluster, o: &OutlierConfig, e: &Endpoint, now_ms: u64, why: &
         .get()
         .saturating_mul(k)
         .min(o.max_ejection_time.get().max(o.base_ejection_time.get()));
-    let new_until = now_ms + length.as_millis() as u64;
+    let new_until = now_ms.saturating_add(u64::try_from(length.as_millis()).unwrap_or(u64::MAX));
     if s.ejected_until_ms
         .compare_exchange(until, new_until, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()

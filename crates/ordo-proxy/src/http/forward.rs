@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use super::body::{Hold, RequestBody, ResponseBody};
 use super::headers::{self, REQUEST_ID};
-use crate::cluster::{AttemptResult, Cluster, Tried, hash_bytes};
+use crate::cluster::{AttemptResult, Cluster, InFlight, Tried, hash_bytes};
 use crate::metrics::{ProxyMetrics, ReasonLabels};
 use crate::policy::{Fallback, RetryOn};
 use crate::reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
@@ -170,7 +170,10 @@ async fn forward(
 ) -> (Response<ResponseBody>, Info) {
     let policy = &route.policy;
     let mut info = Info::default();
-    let deadline = start + policy.timeout;
+    // A timeout too long for the clock means no deadline worth keeping.
+    let deadline = start
+        .checked_add(policy.timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400));
     // Too large by its own account: refused before it takes any slot. (Not
     // a failure of the upstream, so never the route's fallback.)
     let length = body.size_hint().exact();
@@ -260,6 +263,7 @@ async fn forward(
         &mut info,
         bulkhead,
         tripped.as_deref(),
+        deadline,
     );
     let result = match tokio::time::timeout_at(deadline, attempts).await {
         Ok(r) => r,
@@ -327,8 +331,8 @@ async fn forward(
                         }
                     }
                     match (a, info.reason) {
-                        (AttemptResult::Timeout, _) => Reason::UpstreamTimeout,
                         (_, Some(Reason::RetryBudgetExhausted)) => Reason::RetryBudgetExhausted,
+                        (AttemptResult::Timeout, _) => Reason::UpstreamTimeout,
                         (AttemptResult::ConnectFailure, _) => Reason::ConnectFailure,
                         _ => Reason::UpstreamReset,
                     }
@@ -348,8 +352,8 @@ fn reject(
 ) -> (Response<ResponseBody>, Info) {
     info.reason = Some(reason);
     match &route.policy.fallback {
-        Some(f) => (fallback(f, Some(reason)), info),
-        None => (shared.generated(reason), info),
+        Some(f) if !reason.is_client_side() => (fallback(f, Some(reason)), info),
+        _ => (shared.generated(reason), info),
     }
 }
 
@@ -400,7 +404,7 @@ async fn prepare_body(
                     data: Some(c.to_bytes()),
                 }),
                 Ok(Err(_)) => Err(Reason::BadRequest),
-                Err(_) => Err(Reason::UpstreamTimeout),
+                Err(_) => Err(Reason::RequestTimeout),
             }
         }
         None if limit.is_some() => Ok(RequestBody::Limited {
@@ -412,7 +416,17 @@ async fn prepare_body(
     }
 }
 
+/// What the last attempt left, kept while the next one looks for an
+/// endpoint: if none is left, this is the answer.
+struct Previous {
+    resp: Option<Response<Incoming>>,
+    result: AttemptResult,
+    in_flight: InFlight,
+}
+
 /// Tries endpoints until one answers acceptably or the retries run out.
+/// Every attempt ends by the earlier of its per-try timeout and the route's
+/// deadline, and is recorded against its endpoint either way.
 #[allow(clippy::too_many_arguments)]
 async fn attempts(
     route: &Route,
@@ -424,12 +438,15 @@ async fn attempts(
     info: &mut Info,
     bulkhead: Option<ordo_resilience::bulkhead::BulkheadPermit>,
     body_tripped: Option<&AtomicBool>,
+    deadline: Instant,
 ) -> Result<Response<ResponseBody>, Failed> {
     let policy = &route.policy;
     let retry = &policy.retry;
     let mut tried = Tried::default();
     let mut body = Some(body);
     let mut bulkhead = bulkhead;
+    let mut previous: Option<Previous> = None;
+    let mut skips = 0u32;
     let version = if cluster.config.protocol == ordo_config::proxy::UpstreamProtocol::Http2 {
         Version::HTTP_2
     } else {
@@ -441,20 +458,39 @@ async fn attempts(
         let sent = Instant::now();
         let (endpoint, index) = match cluster.pick(tried, hash, sent) {
             Ok(e) => e,
-            Err(reason) => return Err(Failed::Local(reason)),
+            // Nowhere left to go: the last attempt's result stands.
+            Err(reason) => {
+                return match previous.take() {
+                    Some(p) => finish(p.resp, p.result, p.in_flight, &mut bulkhead),
+                    None => Err(Failed::Local(reason)),
+                };
+            }
         };
-        tried.add(index);
-        info.endpoint = Some(endpoint.address_arc());
         let permit = match endpoint.breaker() {
             Some(b) => match b.try_acquire() {
                 Ok(p) => Some(p),
-                // Opened between the pick and now: count it as a local
-                // rejection and let the loop try another endpoint.
-                Err(_) if !last => continue,
-                Err(_) => return Err(Failed::Local(Reason::CircuitOpen)),
+                // Its probes are taken: another endpoint, if any.
+                Err(_) => {
+                    // Picked again although tried: nothing untried is left.
+                    let exhausted = tried.has(index);
+                    tried.add(index);
+                    info.attempts -= 1;
+                    skips += 1;
+                    if exhausted || skips > 64 || tried_all(cluster, tried) {
+                        return match previous.take() {
+                            Some(p) => finish(p.resp, p.result, p.in_flight, &mut bulkhead),
+                            None => Err(Failed::Local(Reason::CircuitOpen)),
+                        };
+                    }
+                    continue;
+                }
             },
             None => None,
         };
+        // Another attempt goes out: the previous one's connection is let go.
+        drop(previous.take());
+        tried.add(index);
+        info.endpoint = Some(endpoint.address_arc());
         // The body for this attempt; a copy stays behind for the next. When
         // no copy can be made this is the final attempt, and the headers
         // move instead of being copied too.
@@ -495,12 +531,13 @@ async fn attempts(
 
         let in_flight = endpoint.start();
         let call = cluster.client.request(req);
-        let outcome = match policy.per_try_timeout {
-            Some(t) => match tokio::time::timeout(t, call).await {
-                Ok(r) => r.map_err(Some),
-                Err(_) => Err(None),
-            },
-            None => call.await.map_err(Some),
+        let attempt_deadline = match policy.per_try_timeout {
+            Some(t) => sent.checked_add(t).map_or(deadline, |d| d.min(deadline)),
+            None => deadline,
+        };
+        let outcome = match tokio::time::timeout_at(attempt_deadline, call).await {
+            Ok(r) => r.map_err(Some),
+            Err(_) => Err(None),
         };
         let done = Instant::now();
         let rtt = done.saturating_duration_since(sent);
@@ -534,11 +571,16 @@ async fn attempts(
             AttemptResult::Status(s) => idempotent && retry.retries_status(s),
             AttemptResult::Cancelled => false,
         };
-        if retry_wanted && !last && body.is_some() {
+        // No retry once the route's deadline has passed: there is no time
+        // left for it.
+        if retry_wanted && !last && body.is_some() && done < deadline {
             if retry.budget.as_ref().is_none_or(|b| b.try_withdraw()) {
                 route.retries.inc();
-                drop(resp);
-                drop(in_flight);
+                previous = Some(Previous {
+                    resp,
+                    result,
+                    in_flight,
+                });
                 let delay = retry.backoff.delay(info.attempts - 1, &retry.rng);
                 if delay > Duration::ZERO {
                     tokio::time::sleep(delay).await;
@@ -548,22 +590,40 @@ async fn attempts(
             route.budget_exhausted.inc();
             info.reason = Some(Reason::RetryBudgetExhausted);
         }
-        return match resp {
-            Some(resp) => {
-                let (mut head, incoming) = resp.into_parts();
-                let upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
-                headers::strip_hop_by_hop(&mut head.headers, upgrade);
-                let hold = Hold {
-                    _in_flight: Some(in_flight),
-                    _bulkhead: bulkhead.take(),
-                };
-                Ok(Response::from_parts(
-                    head,
-                    ResponseBody::upstream(incoming, hold),
-                ))
-            }
-            None => Err(Failed::Attempt(result)),
-        };
+        return finish(resp, result, in_flight, &mut bulkhead);
+    }
+}
+
+/// Whether every endpoint of the cluster was tried (or there are more than
+/// the tried set can tell: then not).
+fn tried_all(cluster: &Cluster, tried: Tried) -> bool {
+    let n = cluster.endpoint_count();
+    n <= 64 && (0..n).all(|i| tried.has(i))
+}
+
+/// The upstream's response, streamed back holding the endpoint's in-flight
+/// count and the bulkhead slot; or the attempt's failure.
+fn finish(
+    resp: Option<Response<Incoming>>,
+    result: AttemptResult,
+    in_flight: InFlight,
+    bulkhead: &mut Option<ordo_resilience::bulkhead::BulkheadPermit>,
+) -> Result<Response<ResponseBody>, Failed> {
+    match resp {
+        Some(resp) => {
+            let (mut head, incoming) = resp.into_parts();
+            let upgrade = head.status == StatusCode::SWITCHING_PROTOCOLS;
+            headers::strip_hop_by_hop(&mut head.headers, upgrade);
+            let hold = Hold {
+                _in_flight: Some(in_flight),
+                _bulkhead: bulkhead.take(),
+            };
+            Ok(Response::from_parts(
+                head,
+                ResponseBody::upstream(incoming, hold),
+            ))
+        }
+        None => Err(Failed::Attempt(result)),
     }
 }
 

@@ -10,5 +10,7 @@ mod tls;
 
 pub use body::{BodyError, Hold, RequestBody, ResponseBody};
 pub use forward::Shared;
-pub(crate) use server::{ListenerTask, bind_listener, same_socket as server_same_socket};
+pub(crate) use server::{
+    ListenerTask, bind_listener, same_socket as server_same_socket, start_listener,
+};
 pub(crate) use tls::acceptor as tls_acceptor;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use ordo_config::proxy::ListenerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -27,14 +27,28 @@ pub(crate) struct ListenerTask {
     pub(crate) config: ListenerConfig,
     pub(crate) local: SocketAddr,
     stop: watch::Sender<bool>,
+    /// Where the accept loop gives its socket back when stopped, if asked.
+    handover: Handover,
     task: JoinHandle<()>,
 }
+
+type Handover = Arc<std::sync::Mutex<Option<oneshot::Sender<TcpListener>>>>;
 
 impl ListenerTask {
     /// Stops accepting, and lets open connections finish their requests
     /// (each closes after its current one).
     pub(crate) fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stops accepting and gives the listening socket back, for a new
+    /// listener on the same address with other settings; the connections
+    /// it has finish as with [`stop`](Self::stop).
+    pub(crate) async fn hand_over(&self) -> Option<TcpListener> {
+        let (tx, rx) = oneshot::channel();
+        *self.handover.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        self.stop();
+        rx.await.ok()
     }
 
     /// Waits for every connection to end.
@@ -71,15 +85,35 @@ pub(crate) async fn bind_listener(
             format!("cannot listen on {addr}: {e}"),
         )
     })?;
+    start_listener(socket, config, tls, shared)
+}
+
+/// Starts accepting on a socket that is already bound (a new listener, or
+/// one handed over by the listener it replaces).
+pub(crate) fn start_listener(
+    socket: TcpListener,
+    config: &ListenerConfig,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+) -> Result<ListenerTask, (String, String)> {
     let local = socket
         .local_addr()
         .map_err(|e| ("address".to_owned(), e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(socket, config.clone(), tls, shared, stopped));
+    let handover: Handover = Arc::default();
+    let task = tokio::spawn(accept_loop(
+        socket,
+        config.clone(),
+        tls,
+        shared,
+        stopped,
+        handover.clone(),
+    ));
     Ok(ListenerTask {
         config: config.clone(),
         local,
         stop,
+        handover,
         task,
     })
 }
@@ -90,6 +124,7 @@ async fn accept_loop(
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
+    handover: Handover,
 ) {
     let builders: SharedBuilders = Arc::new(Builders::new(&config));
     let versions = Versions::of(&config);
@@ -177,7 +212,12 @@ async fn accept_loop(
             }
         }
     }
-    drop(socket);
+    match handover.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(tx) => {
+            let _ = tx.send(socket);
+        }
+        None => drop(socket),
+    }
     drop(alive);
     let _ = all_closed.recv().await;
 }

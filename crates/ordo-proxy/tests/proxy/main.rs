@@ -10,6 +10,7 @@ mod deadline;
 mod h2;
 mod hygiene;
 mod policies;
+mod regressions;
 mod reload;
 mod routing;
 mod upgrade;

@@ -134,6 +134,18 @@ impl CircuitBreaker {
         CircuitBreaker { circuit }
     }
 
+    /// Whether a call made now would be let through, without admitting it
+    /// or changing anything: false while the circuit is forced open, or
+    /// open and its wait lasts; true once the wait is over (the next
+    /// `try_acquire` turns it half-open) and while half-open (where
+    /// `try_acquire` still decides on its probes). For callers that choose
+    /// among several circuits, as a load balancer does: skipping every
+    /// circuit that reads `Open` would never let one half-open.
+    #[inline]
+    pub fn would_admit(&self) -> bool {
+        self.circuit.peek_rejection().is_none()
+    }
+
     /// The current state: one atomic load.
     ///
     /// An open circuit whose wait is over still reads `Open` until the next
