@@ -331,18 +331,7 @@ async fn bodies_over_the_listener_limit_get_413() {
     tcp.write_all(head.as_bytes()).await.unwrap();
     tcp.write_all(chunk.as_bytes()).await.unwrap();
     tcp.write_all(chunk.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = within("chunked answer", async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = tcp.read(&mut buf).await {
-            answer.extend_from_slice(&buf[..n]);
-            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-    })
-    .await;
-    let text = String::from_utf8_lossy(&answer);
+    let text = read_head(&mut tcp, Duration::from_secs(10)).await;
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(
         text.contains("x-ordo-reason: request-body-too-large"),

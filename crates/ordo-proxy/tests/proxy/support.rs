@@ -157,6 +157,24 @@ clusters:
     )
 }
 
+/// Reads a raw HTTP/1 response's head (status line and headers) from
+/// `tcp`, for at most `within`.
+pub async fn read_head(tcp: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tcp.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Polls `f` until it is true or `within` passes.
 pub async fn eventually(within: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + within;
