@@ -87,11 +87,19 @@ impl Cluster {
         let labels = ClusterLabels {
             cluster: config.name.clone(),
         };
-        let client = builder.build(connector::CountingConnector {
-            inner: http,
-            opened: metrics.upstream_connections.get_or_create(&labels).clone(),
-            open: metrics.upstream_open.get_or_create(&labels).clone(),
-        });
+        // A reload that leaves the pool's settings alone keeps the pool: its
+        // warm connections carry on instead of every endpoint being dialled
+        // again.
+        let client = match previous {
+            Some(p) if p.config.pool == config.pool && p.config.protocol == config.protocol => {
+                p.client.clone()
+            }
+            _ => builder.build(connector::CountingConnector {
+                inner: http,
+                opened: metrics.upstream_connections.get_or_create(&labels).clone(),
+                open: metrics.upstream_open.get_or_create(&labels).clone(),
+            }),
+        };
         let cluster = Arc::new(Cluster {
             name: config.name.as_str().into(),
             config: config.clone(),

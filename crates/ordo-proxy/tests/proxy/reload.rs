@@ -252,3 +252,40 @@ async fn a_request_in_flight_finishes_across_a_reload() {
     let (s, h, _) = within("GET after", get(&http1_client(), &p.url("/"))).await;
     assert_eq!((s.as_u16(), upstream_of(&h)), (200, "b".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_warm_upstream_connections() {
+    let (a, b) = two().await;
+    let p = TestProxy::start(&config(&a, &b, "a", "")).await;
+    let client = http1_client();
+    let opened = async || {
+        let (_, _, body) = within(
+            "GET /metrics",
+            get(&http1_client(), &p.admin_url("/metrics").await),
+        )
+        .await;
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("ordo_proxy_upstream_connections_opened_total{cluster=\"a\"} ")?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    for _ in 0..5 {
+        within("GET", get(&client, &p.url("/"))).await;
+    }
+    let before = opened().await;
+    assert!(before >= 1.0);
+    // Routes change; cluster `a`'s pool settings do not: its connection stays.
+    let more = "  - name: other\n    address: 127.0.0.1:0\n    routes:\n      - name: all\n        cluster: b";
+    within("reload", p.reload(&config(&a, &b, "a", more)))
+        .await
+        .expect("reload");
+    for _ in 0..5 {
+        within("GET", get(&client, &p.url("/"))).await;
+    }
+    assert_eq!(opened().await, before, "the reload dialled cluster a again");
+}
