@@ -74,6 +74,8 @@ pub(crate) struct Policy {
     pub(crate) bulkhead: Option<Bulkhead>,
     pub(crate) limiter: Option<ConcurrencyLimiter>,
     pub(crate) fallback: Option<Fallback>,
+    /// The settings it was built from, to tell whether a reload changed them.
+    config: cfg::PolicyConfig,
 }
 
 /// The resilience library's breaker settings from the config file's.
@@ -233,6 +235,27 @@ impl Policy {
             bulkhead,
             limiter,
             fallback,
+            config: c.clone(),
         })
+    }
+
+    /// Takes over the state of the same route's policies in the config
+    /// before a reload, where their settings are unchanged: an open circuit
+    /// stays open, slots in use stay taken, the adaptive limit and the
+    /// retry budget keep what they learnt. Changed settings start fresh.
+    pub(crate) fn carry_over(&mut self, before: &Policy) {
+        let (now, then) = (&self.config, &before.config);
+        if now.circuit_breaker == then.circuit_breaker {
+            self.breaker = before.breaker.clone();
+        }
+        if now.bulkhead == then.bulkhead {
+            self.bulkhead = before.bulkhead.clone();
+        }
+        if now.concurrency_limit == then.concurrency_limit {
+            self.limiter = before.limiter.clone();
+        }
+        if now.retry.budget == then.retry.budget {
+            self.retry.budget = before.retry.budget.clone();
+        }
     }
 }

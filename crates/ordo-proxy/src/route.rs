@@ -83,12 +83,15 @@ fn anchored(r: &str) -> Result<Regex, String> {
 }
 
 impl Route {
-    /// Compiles a route; errors carry the field path under the route.
+    /// Compiles a route; errors carry the field path under the route. The
+    /// same route of the previous config (`previous`) hands over its
+    /// policies' state when their settings did not change.
     pub(crate) fn build(
         listener: &str,
         c: &RouteConfig,
         cluster: impl Fn(&str) -> Option<Arc<Cluster>>,
         metrics: &ProxyMetrics,
+        previous: Option<&Route>,
     ) -> Result<Route, (String, String)> {
         let m = &c.matches;
         let host = m.host.as_ref().map(|h| match h.strip_prefix('*') {
@@ -156,8 +159,11 @@ impl Route {
                 }
             }
         };
-        let policy = Policy::build(&c.policy, &format!("{listener}/{}", c.name))
+        let mut policy = Policy::build(&c.policy, &format!("{listener}/{}", c.name))
             .map_err(|(f, e)| (format!("policy.{f}"), e))?;
+        if let Some(before) = previous {
+            policy.carry_over(&before.policy);
+        }
         let labels = RouteLabels {
             listener: listener.to_owned(),
             route: c.name.clone(),

@@ -76,11 +76,15 @@ impl Runtime {
         for (i, l) in config.listeners.iter().enumerate() {
             let mut routes = Vec::new();
             for (j, r) in l.routes.iter().enumerate() {
+                let before = previous
+                    .and_then(|p| p.listener(&l.name))
+                    .and_then(|pl| pl.routes.iter().find(|x| *x.name == *r.name));
                 match Route::build(
                     &l.name,
                     r,
                     |n| by_name.get(n).map(|c| Arc::clone(c)),
                     metrics,
+                    before,
                 ) {
                     Ok(route) => routes.push(route),
                     Err((field, msg)) => {

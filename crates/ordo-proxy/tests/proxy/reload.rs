@@ -289,3 +289,37 @@ async fn a_reload_keeps_warm_upstream_connections() {
     }
     assert_eq!(opened().await, before, "the reload dialled cluster a again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_route_circuit_stays_open_across_a_reload_that_leaves_it_alone() {
+    let up = upstream("u", Behaviour::Status(500)).await;
+    let policy = |timeout: &str, failures: u32| {
+        format!(
+            "{{ timeout: {timeout}, retry: {{ max_attempts: 1 }}, circuit_breaker: {{ window: {{ consecutive_failures: {failures} }}, open_wait: 30s }} }}"
+        )
+    };
+    let p = TestProxy::start(&simple(&[&up], &policy("5s", 2), "")).await;
+    let client = http1_client();
+    for _ in 0..2 {
+        assert_eq!(within("GET", get(&client, &p.url("/"))).await.0, 500);
+    }
+    let (s, h, _) = within("GET", get(&client, &p.url("/"))).await;
+    assert_eq!((s.as_u16(), reason(&h)), (503, "circuit-open"));
+    // Another setting of the route changes; the circuit's do not.
+    within("reload", p.reload(&simple(&[&up], &policy("4s", 2), "")))
+        .await
+        .expect("reload");
+    let (s, h, _) = within("GET", get(&client, &p.url("/"))).await;
+    assert_eq!(
+        (s.as_u16(), reason(&h)),
+        (503, "circuit-open"),
+        "the reload closed the circuit"
+    );
+    assert_eq!(up.hits(), 2);
+    // New circuit settings start a new circuit.
+    within("reload", p.reload(&simple(&[&up], &policy("4s", 3), "")))
+        .await
+        .expect("reload");
+    assert_eq!(within("GET", get(&client, &p.url("/"))).await.0, 500);
+    assert_eq!(up.hits(), 3);
+}
