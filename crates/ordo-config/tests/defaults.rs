@@ -51,6 +51,7 @@ fn top_level_and_listener_defaults() {
     assert_eq!(l.protocols, [HttpVersion::Http1, HttpVersion::Http2]);
     assert_eq!(l.tls, None, "cleartext");
     assert_eq!(l.header_read_timeout, s(10));
+    assert_eq!(l.idle_timeout, s(90));
     assert_eq!(l.max_header_bytes, 65536);
     assert_eq!(l.max_headers, 100);
 }

@@ -89,6 +89,10 @@ pub struct ListenerConfig {
     /// the connection is closed (slow-loris defence). Default `10s`.
     #[serde(default = "defaults::header_read_timeout")]
     pub header_read_timeout: Duration,
+    /// A client connection that moves no bytes either way for this long is
+    /// closed (after the response it may be waiting for). Default `90s`.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Duration,
     /// Largest request header block in bytes; larger ones get `431`.
     /// Default 65536, at least 8192.
     #[serde(default = "defaults::max_header_bytes")]
@@ -131,6 +135,9 @@ pub(crate) mod defaults {
     }
     pub(crate) fn protocols() -> Vec<HttpVersion> {
         vec![HttpVersion::Http1, HttpVersion::Http2]
+    }
+    pub(crate) fn idle_timeout() -> Duration {
+        Duration::from_secs(90)
     }
     pub(crate) fn header_read_timeout() -> Duration {
         Duration::from_secs(10)
@@ -204,6 +211,9 @@ impl ProxyConfig {
                 }
                 if l.max_headers == 0 {
                     p.push("max_headers", "must be at least 1");
+                }
+                if l.idle_timeout.is_zero() {
+                    p.push("idle_timeout", "must be more than zero");
                 }
                 if l.header_read_timeout.is_zero() {
                     p.push("header_read_timeout", "must be more than zero");

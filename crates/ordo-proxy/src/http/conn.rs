@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -55,6 +55,10 @@ impl Versions {
 /// The listener's HTTP settings, as hyper's builders.
 #[derive(Debug)]
 pub(crate) struct Builders {
+    /// A connection must send its first byte within this.
+    first_byte_within: Duration,
+    /// A connection that moves nothing for this long is closed.
+    idle: Duration,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     auto: auto::Builder<TokioExecutor>,
@@ -86,7 +90,13 @@ impl Builders {
             .timer(TokioTimer::new())
             .max_header_list_size(config.max_header_bytes)
             .max_concurrent_streams(1024);
-        Builders { h1, h2, auto }
+        Builders {
+            first_byte_within: header_timeout,
+            idle: config.idle_timeout.get(),
+            h1,
+            h2,
+            auto,
+        }
     }
 
     /// Serves `io` until the connection ends. When `stop` turns true the
@@ -99,7 +109,6 @@ impl Builders {
         service: S,
         stop: watch::Receiver<bool>,
         _alive: mpsc::Sender<()>,
-        first_byte_within: Duration,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: Service<
@@ -111,25 +120,38 @@ impl Builders {
             + 'static,
         S::Future: Send + 'static,
     {
-        let spoke = Arc::new(AtomicBool::new(false));
+        let (first_byte_within, idle) = (self.first_byte_within, self.idle);
+        let activity = Arc::new(Activity::default());
         // Each connection type has its own `graceful_shutdown`; the same
         // steps for each.
         macro_rules! until_stopped {
             ($conn:expr) => {{
                 let mut conn = std::pin::pin!($conn);
                 let mut stop = stop;
-                // A client must send something within the header timeout;
-                // hyper's own timer starts only once it reads a request.
-                let silent = async {
+                // A client must send something within the header timeout
+                // (hyper's own timer starts only once it reads a request),
+                // and a connection that moves nothing for `idle` is closed.
+                let watchdog = async {
                     tokio::time::sleep(first_byte_within).await;
-                    if spoke.load(Ordering::Relaxed) {
-                        std::future::pending::<()>().await;
+                    if activity.reads.load(Ordering::Relaxed) == 0 {
+                        return Watch::Silent;
+                    }
+                    let mut seen = activity.total();
+                    loop {
+                        tokio::time::sleep(idle).await;
+                        let now = activity.total();
+                        if now == seen {
+                            return Watch::Idle;
+                        }
+                        seen = now;
                     }
                 };
                 let stopping = tokio::select! {
                     _ = conn.as_mut() => false,
                     _ = stop.wait_for(|s| *s) => true,
-                    _ = silent => false,
+                    // Silent: dropped. Idle: closed after any response it
+                    // still waits for.
+                    w = watchdog => w == Watch::Idle,
                 };
                 if stopping {
                     conn.as_mut().graceful_shutdown();
@@ -137,9 +159,9 @@ impl Builders {
                 }
             }};
         }
-        let io = TokioIo::new(FirstByte {
+        let io = TokioIo::new(Watched {
             io,
-            spoke: spoke.clone(),
+            activity: activity.clone(),
         });
         match versions {
             Versions::Http1 => {
@@ -151,16 +173,38 @@ impl Builders {
     }
 }
 
-pin_project! {
-    /// Notes when the first byte arrives.
-    struct FirstByte<I> {
-        #[pin]
-        io: I,
-        spoke: Arc<AtomicBool>,
+/// Why the watchdog ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Nothing arrived within the header timeout.
+    Silent,
+    /// Nothing moved for the idle timeout.
+    Idle,
+}
+
+/// Polls that moved bytes, each way.
+#[derive(Debug, Default)]
+struct Activity {
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Activity {
+    fn total(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
     }
 }
 
-impl<I: AsyncRead> AsyncRead for FirstByte<I> {
+pin_project! {
+    /// Counts the polls that move bytes, for the watchdog.
+    struct Watched<I> {
+        #[pin]
+        io: I,
+        activity: Arc<Activity>,
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for Watched<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -169,14 +213,14 @@ impl<I: AsyncRead> AsyncRead for FirstByte<I> {
         let this = self.project();
         let before = buf.filled().len();
         let polled = this.io.poll_read(cx, buf);
-        if buf.filled().len() > before && !this.spoke.load(Ordering::Relaxed) {
-            this.spoke.store(true, Ordering::Relaxed);
+        if buf.filled().len() > before {
+            this.activity.reads.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
 }
 
-impl<I: AsyncWrite> AsyncWrite for FirstByte<I> {
+impl<I: AsyncWrite> AsyncWrite for Watched<I> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -198,7 +242,12 @@ impl<I: AsyncWrite> AsyncWrite for FirstByte<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let polled = this.io.poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(1..)) = polled {
+            this.activity.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

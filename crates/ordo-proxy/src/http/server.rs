@@ -64,6 +64,7 @@ pub(crate) fn same_socket(a: &ListenerConfig, b: &ListenerConfig) -> bool {
         && a.tls == b.tls
         && a.protocols == b.protocols
         && a.header_read_timeout == b.header_read_timeout
+        && a.idle_timeout == b.idle_timeout
         && a.max_header_bytes == b.max_header_bytes
         && a.max_headers == b.max_headers
 }
@@ -186,9 +187,7 @@ async fn accept_loop(
                         v => Some(v),
                     };
                     if let Some(v) = versions {
-                        builders
-                            .serve(stream, v, service, stop, alive, handshake_timeout)
-                            .await;
+                        builders.serve(stream, v, service, stop, alive).await;
                     }
                     gauge.dec();
                 });
@@ -203,9 +202,7 @@ async fn accept_loop(
                         tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
                     {
                         let v = versions.after_alpn(tls_stream.get_ref().1.alpn_protocol());
-                        builders
-                            .serve(tls_stream, v, service, stop, alive, handshake_timeout)
-                            .await;
+                        builders.serve(tls_stream, v, service, stop, alive).await;
                     }
                     gauge.dec();
                 });

@@ -341,3 +341,38 @@ async fn bodies_over_the_listener_limit_get_413() {
     let status = p.proxy.runtime().clusters()[0].status();
     assert!(status.endpoints.iter().all(|e| !e.ejected && e.available));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_but_a_slow_answer_is_awaited() {
+    let up = upstream("u", Behaviour::Delay(Duration::from_millis(900))).await;
+    let p = TestProxy::start(&with_listener(
+        &up,
+        "    idle_timeout: 200ms\n    header_read_timeout: 100ms",
+    ))
+    .await;
+    let mut tcp = within("connect", TcpStream::connect(p.addr)).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // The upstream takes longer than the idle timeout: the answer still comes.
+    let head = read_head(&mut tcp, Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Then nothing moves: the proxy closes the connection by itself.
+    let started = tokio::time::Instant::now();
+    let closed = within("idle close", async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    let _: () = closed;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}
