@@ -93,8 +93,9 @@ proptest! {
         })?;
     }
 
-    /// The budget allows a retry exactly when the reserve plus `ratio` of
-    /// the calls, minus the retries, of the last `ttl` is at least one.
+    /// The budget allows a retry exactly when the larger of the reserve and
+    /// `ratio` of the calls, minus the retries, of the last `ttl` is at
+    /// least one.
     #[test]
     fn retry_budget_matches_its_model(
         ratio in 0.0f64..1.0,
@@ -115,7 +116,7 @@ proptest! {
                     let (calls, retries) = live.fold((0u64, 0u64), |(c, r), (_, retry)| {
                         if *retry { (c, r + 1) } else { (c + 1, r) }
                     });
-                    let balance = f64::from(min_per_second) * 10.0 + calls as f64 * ratio - retries as f64;
+                    let balance = (calls as f64 * ratio).max(f64::from(min_per_second) * 10.0) - retries as f64;
                     let allowed = budget.try_withdraw();
                     prop_assert_eq!(allowed, balance >= 1.0, "balance {}", balance);
                     if allowed {

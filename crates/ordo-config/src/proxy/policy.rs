@@ -149,16 +149,17 @@ impl Default for BackoffConfig {
     }
 }
 
-/// A retry budget (as linkerd's and Finagle's): retries may add at most
-/// `ratio` of the requests of the last `ttl`, plus `min_per_second`.
+/// A retry budget: over the last `ttl`, retries may add at most `ratio` of
+/// the requests, or `min_per_second` per second when that is more (the
+/// larger of the two, as Envoy's budget; not their sum).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
     /// Retries per request, 0 to 10. Default 0.2.
     #[serde(default = "defaults::ratio")]
     pub ratio: f64,
-    /// Retries per second always allowed, so quiet routes can still
-    /// retry. Default 10.
+    /// Retries per second allowed however quiet the route is, so quiet
+    /// routes can still retry; busy routes are held to `ratio`. Default 10.
     #[serde(default = "defaults::min_per_second")]
     pub min_per_second: u32,
     /// How long a request counts towards the budget. 1s to 60s, default

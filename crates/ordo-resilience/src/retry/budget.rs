@@ -5,11 +5,20 @@
 //! "Retry up to 3 times" sounds safe, but when a dependency is overloaded
 //! every caller retries every call, and 3 retries quadruple its load at the
 //! moment it can least take it: a retry storm. A budget bounds the *extra*
-//! load instead: retries may add at most `ratio` of the calls made over the
-//! last `ttl`, plus `min_per_second` so that a quiet service can still
-//! retry. When a dependency fails hard, retries stop being sent once the
-//! budget is spent; when it fails occasionally, every failure is retried.
-//! This is the budget of Finagle, linkerd and tower, with their defaults.
+//! load instead: over the last `ttl`, retries may number at most `ratio` of
+//! the calls made, or `min_per_second` per second if that is more, so that a
+//! quiet service can still retry. When a dependency fails hard, retries stop
+//! being sent once the budget is spent; when it fails occasionally, every
+//! failure is retried. These are the defaults of Finagle, linkerd and tower.
+//!
+//! # The floor is a floor, not a bonus
+//!
+//! Finagle and tower *add* the per-second reserve to the share, so a budget
+//! of 20 % lets a service at 500 calls per second send 22 % extra load
+//! (10 / 500 on top). ordo takes the larger of the two, as Envoy's retry
+//! budget does (`max(budget_percent × active, min_retry_concurrency)`):
+//! above `min_per_second / ratio` calls per second the ratio is a hard cap,
+//! and below it the floor still lets quiet services retry.
 //!
 //! One budget can be shared by several layers (a retry and a hedge, or the
 //! retries to every endpoint of a cluster); cloning a [`RetryBudget`]
@@ -53,7 +62,9 @@ struct Inner {
 pub struct RetryBudgetConfig {
     /// Retries may add at most this share of calls (0 to 1000).
     pub ratio: f64,
-    /// Retries allowed per second regardless of traffic.
+    /// Retries allowed per second however little traffic there is: the
+    /// budget over the last `ttl` is the larger of this times `ttl` and
+    /// `ratio` of the calls (not their sum).
     pub min_per_second: u32,
     /// How long a call or a retry counts (1 s to 60 s).
     pub ttl: Duration,
@@ -141,7 +152,8 @@ impl RetryBudget {
 
     fn balance_at(&self, now: Instant) -> f64 {
         let [calls, retries] = self.inner.window.sum(now);
-        self.inner.reserve + calls as f64 * self.inner.ratio - retries as f64
+        let allowed = (calls as f64 * self.inner.ratio).max(self.inner.reserve);
+        allowed - retries as f64
     }
 }
 
@@ -159,6 +171,27 @@ mod tests {
         .unwrap();
         let allowed = (0..20).filter(|_| b.try_withdraw()).count();
         assert_eq!(allowed, 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_floor_is_not_added_to_the_share() {
+        let b = RetryBudget::new(RetryBudgetConfig {
+            ratio: 0.2,
+            min_per_second: 1,
+            ttl: Duration::from_secs(10),
+        })
+        .unwrap();
+        // 1,000 calls buy 200 retries; the floor (10) adds nothing to them.
+        for _ in 0..1000 {
+            b.deposit();
+        }
+        assert_eq!((0..1000).filter(|_| b.try_withdraw()).count(), 200);
+        // 20 calls would buy 4: the floor of 10 is the larger.
+        let quiet = RetryBudget::new(b.config()).unwrap();
+        for _ in 0..20 {
+            quiet.deposit();
+        }
+        assert_eq!((0..100).filter(|_| quiet.try_withdraw()).count(), 10);
     }
 
     #[tokio::test(start_paused = true)]
