@@ -23,6 +23,7 @@ mod reason;
 mod reload;
 mod route;
 mod runtime;
+mod upstream;
 
 pub use proxy::{Proxy, ProxyOptions};
 pub use reason::{FALLBACK_HEADER, REASON_HEADER, Reason};

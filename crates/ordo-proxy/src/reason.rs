@@ -25,6 +25,8 @@ pub enum Reason {
     ConnectFailure,
     /// The connection broke before the response headers (502).
     UpstreamReset,
+    /// The upstream's response was not valid HTTP (502).
+    UpstreamProtocolError,
     /// The route's timeout or the last attempt's timeout fired (504).
     UpstreamTimeout,
     /// A retry was due but the retry budget had nothing left; the last
@@ -40,7 +42,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for metrics.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::NoRoute,
         Reason::CircuitOpen,
         Reason::BulkheadFull,
@@ -48,6 +50,7 @@ impl Reason {
         Reason::NoHealthyEndpoint,
         Reason::ConnectFailure,
         Reason::UpstreamReset,
+        Reason::UpstreamProtocolError,
         Reason::UpstreamTimeout,
         Reason::RetryBudgetExhausted,
         Reason::BodyTooLarge,
@@ -65,6 +68,7 @@ impl Reason {
             Reason::NoHealthyEndpoint => "no-healthy-endpoint",
             Reason::ConnectFailure => "connect-failure",
             Reason::UpstreamReset => "upstream-reset",
+            Reason::UpstreamProtocolError => "upstream-protocol-error",
             Reason::UpstreamTimeout => "upstream-timeout",
             Reason::RetryBudgetExhausted => "retry-budget-exhausted",
             Reason::BodyTooLarge => "request-body-too-large",
@@ -77,7 +81,7 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::NoRoute => StatusCode::NOT_FOUND,
-            Reason::UpstreamReset => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamReset | Reason::UpstreamProtocolError => StatusCode::BAD_GATEWAY,
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -113,6 +117,7 @@ impl Reason {
             Reason::NoHealthyEndpoint => "the cluster has no healthy endpoint\n",
             Reason::ConnectFailure => "could not connect to an upstream endpoint\n",
             Reason::UpstreamReset => "the upstream closed the connection before answering\n",
+            Reason::UpstreamProtocolError => "the upstream's response is not valid HTTP\n",
             Reason::UpstreamTimeout => "the upstream did not answer in time\n",
             Reason::RetryBudgetExhausted => "the upstream failed and the retry budget is spent\n",
             Reason::BodyTooLarge => "the request body is too large\n",

@@ -33,11 +33,17 @@
 //! [`BehaviourSpec`]), and it reports its counters with `GET /__ordo/stats`
 //! (see [`Stats`]; `POST /__ordo/stats/reset` zeroes them).
 //!
+//! [`raw::RawUpstream`] answers with hand-written bytes instead, for what no
+//! well-behaved server sends (chunked trailers, interim responses, bodies
+//! delimited by a close, malformed heads, keep-alive connections closed as
+//! a request arrives).
+//!
 //! [`client`] holds the matching client side: hyper clients for HTTP/1.1 and
 //! HTTP/2, a one-call `GET`, and [`client::raw_exchange`] for writing
 //! malformed bytes on a socket.
 
 pub mod client;
+pub mod raw;
 pub mod upstream;
 
 pub use upstream::{

@@ -1,7 +1,9 @@
 //! One upstream endpoint and everything the proxy knows about it: load
 //! (requests in flight, peak-EWMA latency), health (active checks), outlier
-//! state (ejections) and its own circuit breaker.
+//! state (ejections), its own circuit breaker and its pool of idle
+//! HTTP/1 connections.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -9,6 +11,8 @@ use std::time::Duration;
 use http::uri::Authority;
 use ordo_resilience::circuit_breaker::CircuitBreaker;
 use prometheus_client::metrics::counter::Counter;
+
+use crate::upstream::Pool;
 
 /// What one attempt on an endpoint came to, as load balancing, outlier
 /// detection and the endpoint's circuit breaker see it.
@@ -20,6 +24,8 @@ pub enum AttemptResult {
     ConnectFailure,
     /// The connection broke before the response headers.
     Reset,
+    /// The response was not valid HTTP.
+    Malformed,
     /// The attempt's timeout fired.
     Timeout,
     /// The attempt was abandoned (the client went away, another attempt
@@ -32,7 +38,10 @@ impl AttemptResult {
     pub fn is_failure(self) -> bool {
         match self {
             AttemptResult::Status(s) => s >= 500,
-            AttemptResult::ConnectFailure | AttemptResult::Reset | AttemptResult::Timeout => true,
+            AttemptResult::ConnectFailure
+            | AttemptResult::Reset
+            | AttemptResult::Malformed
+            | AttemptResult::Timeout => true,
             AttemptResult::Cancelled => false,
         }
     }
@@ -52,6 +61,8 @@ pub(crate) struct EndpointCounters {
 pub struct Endpoint {
     address: Arc<str>,
     authority: Authority,
+    /// The address when it is an IP literal (no lookup to connect).
+    socket_addr: Option<SocketAddr>,
     weight: u32,
     in_flight: AtomicU32,
     /// Peak-EWMA latency in nanoseconds, and when it was last updated (ns
@@ -62,6 +73,7 @@ pub struct Endpoint {
     pub(crate) outlier: OutlierState,
     breaker: Option<CircuitBreaker>,
     pub(crate) counters: EndpointCounters,
+    pool: Pool,
 }
 
 /// Outlier-detection state, all atomics.
@@ -99,6 +111,7 @@ impl Endpoint {
         Ok(Endpoint {
             address: address.into(),
             authority,
+            socket_addr: address.parse().ok(),
             weight,
             in_flight: AtomicU32::new(0),
             ewma_ns: AtomicU64::new(INITIAL_RTT.as_nanos() as u64),
@@ -107,7 +120,23 @@ impl Endpoint {
             outlier: OutlierState::default(),
             breaker,
             counters,
+            pool: Pool::default(),
         })
+    }
+
+    /// Its idle HTTP/1 connections.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Idle HTTP/1 connections kept for it now.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle()
+    }
+
+    /// Its address, when it is an IP literal.
+    pub(crate) fn socket_addr(&self) -> Option<SocketAddr> {
+        self.socket_addr
     }
 
     /// `host:port`.

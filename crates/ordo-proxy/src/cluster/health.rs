@@ -7,13 +7,20 @@
 use std::collections::HashMap;
 use std::sync::Weak;
 
+use std::sync::Arc;
+
+use http::header::{HeaderMap, HeaderValue, USER_AGENT};
 use http::{Method, Request, Uri};
 use ordo_config::proxy::HealthCheckConfig;
 use ordo_resilience::Rng;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use super::Cluster;
-use crate::http::RequestBody;
+use super::{Cluster, Endpoint, UpstreamClient};
+use crate::http::{Hold, Received, RequestBody, ResponseBody};
+use crate::upstream::RequestHead;
+
+const USER_AGENT_VALUE: &str = "ordo-health-check";
 
 pub(super) fn spawn(cluster: Weak<Cluster>, hc: HealthCheckConfig) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -31,7 +38,7 @@ pub(super) fn spawn(cluster: Weak<Cluster>, hc: HealthCheckConfig) -> JoinHandle
                 return;
             };
             let endpoints = cluster.endpoints();
-            let checks = endpoints.iter().map(|e| check(&cluster, e.address(), &hc));
+            let checks = endpoints.iter().map(|e| check(&cluster, e, &hc));
             let results = futures_util::future::join_all(checks).await;
             streaks.retain(|a, _| endpoints.iter().any(|e| e.address() == a));
             for (e, passed) in endpoints.iter().zip(results) {
@@ -60,29 +67,46 @@ pub(super) fn spawn(cluster: Weak<Cluster>, hc: HealthCheckConfig) -> JoinHandle
     })
 }
 
-async fn check(cluster: &Cluster, address: &str, hc: &HealthCheckConfig) -> bool {
-    let Ok(uri) = format!("http://{address}{}", hc.path).parse::<Uri>() else {
-        return false;
+async fn check(cluster: &Cluster, endpoint: &Arc<Endpoint>, hc: &HealthCheckConfig) -> bool {
+    let exchange = async {
+        let resp = match &cluster.client {
+            UpstreamClient::Http1(client) => {
+                let mut headers = HeaderMap::new();
+                headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+                let head = RequestHead {
+                    method: &Method::GET,
+                    target: &hc.path,
+                    headers: &headers,
+                    upgrade: false,
+                    idempotent: true,
+                };
+                let resp = client
+                    .send(endpoint, head, RequestBody::Empty, Instant::now())
+                    .await
+                    .ok()?;
+                resp.map(Received::Http1)
+            }
+            UpstreamClient::Http2(client) => {
+                let uri = format!("http://{}{}", endpoint.address(), hc.path)
+                    .parse::<Uri>()
+                    .ok()?;
+                let req = Request::builder()
+                    .method(Method::GET)
+                    .uri(uri)
+                    .header(USER_AGENT, USER_AGENT_VALUE)
+                    .body(RequestBody::Empty)
+                    .ok()?;
+                client.request(req).await.ok()?.map(Received::Http2)
+            }
+        };
+        let ok = resp.status().is_success() || resp.status().is_redirection();
+        // Read the (small) body so the connection goes back to the pool.
+        let body = ResponseBody::upstream(resp.into_body(), Hold::default());
+        let _ = http_body_util::BodyExt::collect(body).await;
+        Some(ok)
     };
-    let Ok(req) = Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .header(http::header::USER_AGENT, "ordo-health-check")
-        .body(RequestBody::Empty)
-    else {
-        return false;
-    };
-    match tokio::time::timeout(hc.timeout.get(), cluster.client.request(req)).await {
-        Ok(Ok(resp)) => {
-            let ok = resp.status().is_success() || resp.status().is_redirection();
-            // Read the (small) body so the connection goes back to the pool.
-            let _ = tokio::time::timeout(
-                hc.timeout.get(),
-                http_body_util::BodyExt::collect(resp.into_body()),
-            )
-            .await;
-            ok
-        }
-        _ => false,
-    }
+    matches!(
+        tokio::time::timeout(hc.timeout.get(), exchange).await,
+        Ok(Some(true))
+    )
 }

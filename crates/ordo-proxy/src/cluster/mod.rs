@@ -1,5 +1,6 @@
-//! Clusters: a live set of endpoints, a balancer over them, an upstream
-//! connection pool, active health checks and outlier ejection.
+//! Clusters: a live set of endpoints, a balancer over them, the upstream
+//! client (ordo's own for HTTP/1, whose idle connections each endpoint
+//! pools; hyper's for HTTP/2), active health checks and outlier ejection.
 
 mod balance;
 mod connector;
@@ -24,6 +25,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ordo_config::proxy::{ClusterConfig, UpstreamProtocol};
 use ordo_resilience::Telemetry;
 use ordo_resilience::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -32,9 +35,21 @@ use self::balance::{Balancer, EndpointSet};
 use self::endpoint::EndpointCounters;
 use crate::http::RequestBody;
 use crate::metrics::{ClusterLabels, EndpointClassLabels, EndpointLabels, ProxyMetrics};
+use crate::upstream::H1Client;
 
-/// The upstream HTTP client of a cluster (one pool per endpoint).
-pub(crate) type UpstreamClient = Client<connector::CountingConnector, RequestBody>;
+/// The HTTP/2 upstream client of a cluster (hyper's, one multiplexed
+/// connection per endpoint).
+pub(crate) type H2Client = Client<connector::CountingConnector, RequestBody>;
+
+/// How a cluster talks to its endpoints.
+#[derive(Debug, Clone)]
+pub(crate) enum UpstreamClient {
+    /// ordo's HTTP/1.1 client.
+    Http1(H1Client),
+    /// hyper's HTTP/2 client (boxed: it is large, and HTTP/1 is the common
+    /// case).
+    Http2(Box<H2Client>),
+}
 
 /// A group of interchangeable endpoints.
 #[derive(Debug)]
@@ -71,34 +86,29 @@ impl Cluster {
         previous: Option<&Cluster>,
         metrics: &Arc<ProxyMetrics>,
     ) -> Result<Arc<Cluster>, String> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.pool.connect_timeout.get()));
-        http.enforce_http(true);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(config.pool.idle_timeout.get())
-            .pool_max_idle_per_host(config.pool.max_idle_per_endpoint as usize)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new());
-        if config.protocol == UpstreamProtocol::Http2 {
-            builder.http2_only(true);
-        }
         let labels = ClusterLabels {
             cluster: config.name.clone(),
         };
-        // A reload that leaves the pool's settings alone keeps the pool: its
-        // warm connections carry on instead of every endpoint being dialled
-        // again.
-        let client = match previous {
-            Some(p) if p.config.pool == config.pool && p.config.protocol == config.protocol => {
-                p.client.clone()
-            }
-            _ => builder.build(connector::CountingConnector {
-                inner: http,
-                opened: metrics.upstream_connections.get_or_create(&labels).clone(),
-                open: metrics.upstream_open.get_or_create(&labels).clone(),
+        let opened = metrics.upstream_connections.get_or_create(&labels).clone();
+        let open = metrics.upstream_open.get_or_create(&labels).clone();
+        let client = match config.protocol {
+            UpstreamProtocol::Http1 => UpstreamClient::Http1(H1Client {
+                connect_timeout: config.pool.connect_timeout.get(),
+                idle_timeout: config.pool.idle_timeout.get(),
+                max_idle: config.pool.max_idle_per_endpoint as usize,
+                opened,
+                open,
             }),
+            // A reload that leaves the pool's settings alone keeps the pool:
+            // its warm connections carry on instead of every endpoint being
+            // dialled again. (HTTP/1 pools live in the endpoints, which a
+            // reload keeps.)
+            UpstreamProtocol::Http2 => match previous.map(|p| (&p.client, &p.config.pool)) {
+                Some((UpstreamClient::Http2(c), pool)) if *pool == config.pool => {
+                    UpstreamClient::Http2(c.clone())
+                }
+                _ => UpstreamClient::Http2(Box::new(h2_client(config, opened, open))),
+            },
         };
         let cluster = Arc::new(Cluster {
             name: config.name.as_str().into(),
@@ -132,7 +142,6 @@ impl Cluster {
         let mut rx = source.watch();
         let first = rx.borrow_and_update().clone();
         let previous_set = previous.map(|p| p.set.load_full());
-        let empty = HashMap::new();
         let keep: HashMap<&str, &Arc<Endpoint>> = previous_set
             .as_ref()
             .map(|s| s.endpoints.iter().map(|e| (e.address(), e)).collect())
@@ -140,7 +149,7 @@ impl Cluster {
         // Reuse endpoint state only when the endpoint-level settings are the
         // same; otherwise start fresh.
         let reuse = previous.is_some_and(|p| p.config.circuit_breaker == config.circuit_breaker);
-        let set = cluster.endpoint_set(&first, if reuse { &keep } else { &empty })?;
+        let set = cluster.endpoint_set(&first, &keep, reuse)?;
         cluster.set.store(Arc::new(set));
 
         let mut tasks = Vec::new();
@@ -152,7 +161,7 @@ impl Cluster {
                 let current = cluster.set.load_full();
                 let keep: HashMap<&str, &Arc<Endpoint>> =
                     current.endpoints.iter().map(|e| (e.address(), e)).collect();
-                match cluster.endpoint_set(&specs, &keep) {
+                match cluster.endpoint_set(&specs, &keep, true) {
                     Ok(set) => {
                         tracing::info!(cluster = %cluster.name, endpoints = set.endpoints.len(), "endpoints changed");
                         cluster.set.store(Arc::new(set));
@@ -167,18 +176,27 @@ impl Cluster {
         if let Some(o) = &config.outlier_detection {
             tasks.push(outlier::spawn_sweeps(Arc::downgrade(&cluster), o.clone()));
         }
+        if let UpstreamClient::Http1(c) = &cluster.client {
+            tasks.push(spawn_pool_sweeps(Arc::downgrade(&cluster), c.idle_timeout));
+        }
         *cluster.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         Ok(cluster)
     }
 
+    /// The endpoints of `specs`: those of `known` with the same address and
+    /// weight are kept whole when `keep_state`; a new one takes over the
+    /// idle connections of the one it replaces.
     fn endpoint_set(
         &self,
         specs: &[EndpointSpec],
-        keep: &HashMap<&str, &Arc<Endpoint>>,
+        known: &HashMap<&str, &Arc<Endpoint>>,
+        keep_state: bool,
     ) -> Result<EndpointSet, String> {
         let mut endpoints = Vec::with_capacity(specs.len());
         for spec in specs {
-            if let Some(e) = keep.get(spec.address.as_str())
+            let old = known.get(spec.address.as_str());
+            if let Some(e) = old
+                && keep_state
                 && e.weight() == spec.weight
             {
                 endpoints.push(Arc::clone(e));
@@ -211,12 +229,11 @@ impl Cluster {
                 ),
                 None => None,
             };
-            endpoints.push(Arc::new(Endpoint::new(
-                &spec.address,
-                spec.weight.max(1),
-                breaker,
-                counters,
-            )?));
+            let endpoint = Endpoint::new(&spec.address, spec.weight.max(1), breaker, counters)?;
+            if let Some(old) = old {
+                endpoint.pool().adopt(old.pool());
+            }
+            endpoints.push(Arc::new(endpoint));
         }
         Ok(EndpointSet::new(endpoints, self.balancer.uses_ring()))
     }
@@ -337,6 +354,7 @@ impl Cluster {
                             .ejections
                             .load(std::sync::atomic::Ordering::Relaxed),
                         in_flight: e.in_flight(),
+                        idle_connections: e.idle_connections(),
                         circuit: e.breaker().map(|b| format!("{:?}", b.state())),
                         available: e.is_available(now_ms),
                     }
@@ -344,6 +362,45 @@ impl Cluster {
                 .collect(),
         }
     }
+}
+
+/// hyper's pooled client for an HTTP/2 cluster, counting its connections.
+fn h2_client(config: &ClusterConfig, opened: Counter, open: Gauge) -> H2Client {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.pool.connect_timeout.get()));
+    http.enforce_http(true);
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_idle_timeout(config.pool.idle_timeout.get())
+        .pool_max_idle_per_host(config.pool.max_idle_per_endpoint as usize)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .http2_only(true);
+    builder.build(connector::CountingConnector {
+        inner: http,
+        opened,
+        open,
+    })
+}
+
+/// Closes idle HTTP/1 connections that outlived `idle_timeout` or that
+/// their upstream closed, a few times per timeout, so a quiet proxy does
+/// not hold them.
+fn spawn_pool_sweeps(cluster: std::sync::Weak<Cluster>, idle_timeout: Duration) -> JoinHandle<()> {
+    let every = (idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(cluster) = cluster.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            for e in cluster.set.load().endpoints.iter() {
+                e.pool().sweep(now, idle_timeout);
+            }
+        }
+    })
 }
 
 /// A cluster as `/clusters` shows it.
@@ -374,6 +431,8 @@ pub struct EndpointStatus {
     pub ejections: u32,
     /// Requests in flight.
     pub in_flight: u32,
+    /// Idle HTTP/1 connections kept for it.
+    pub idle_connections: usize,
     /// Its circuit's state, when it has one.
     pub circuit: Option<String>,
     /// Whether the balancer may pick it.

@@ -28,9 +28,10 @@ pub(super) fn record(
     let (five, connect) = match result {
         AttemptResult::Status(code) if code >= 500 => (true, false),
         AttemptResult::Status(_) => (false, false),
-        AttemptResult::ConnectFailure | AttemptResult::Reset | AttemptResult::Timeout => {
-            (false, true)
-        }
+        AttemptResult::ConnectFailure
+        | AttemptResult::Reset
+        | AttemptResult::Malformed
+        | AttemptResult::Timeout => (false, true),
         AttemptResult::Cancelled => return,
     };
     if !five && !connect {

@@ -15,6 +15,7 @@ use ordo_resilience::bulkhead::BulkheadPermit;
 use pin_project_lite::pin_project;
 
 use crate::cluster::InFlight;
+use crate::upstream::UpstreamBody;
 
 pin_project! {
     /// The body sent upstream.
@@ -132,13 +133,26 @@ pin_project! {
         Full {
             data: Option<Bytes>,
         },
-        /// The upstream's body, streamed.
-        Upstream {
+        /// An HTTP/1 upstream's body, streamed.
+        Http1 {
+            #[pin]
+            inner: UpstreamBody,
+            hold: Hold,
+        },
+        /// An HTTP/2 upstream's body, streamed.
+        Http2 {
             #[pin]
             inner: Incoming,
             hold: Hold,
         },
     }
+}
+
+/// An upstream's response body, before it is wrapped for the client.
+#[derive(Debug)]
+pub(crate) enum Received {
+    Http1(UpstreamBody),
+    Http2(Incoming),
 }
 
 impl ResponseBody {
@@ -150,27 +164,41 @@ impl ResponseBody {
         }
     }
 
-    pub(crate) fn upstream(inner: Incoming, hold: Hold) -> Self {
-        ResponseBody::Upstream { inner, hold }
+    /// An upstream's body, holding `hold` until its last byte.
+    pub(crate) fn upstream(received: Received, hold: Hold) -> Self {
+        match received {
+            Received::Http1(inner) => ResponseBody::Http1 { inner, hold },
+            Received::Http2(inner) => ResponseBody::Http2 { inner, hold },
+        }
+    }
+}
+
+/// Lets go of what the response held once its body ended or failed.
+fn release<T, E>(polled: &Poll<Option<Result<T, E>>>, hold: &mut Hold) {
+    if let Poll::Ready(None | Some(Err(_))) = polled {
+        *hold = Hold::default();
     }
 }
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.project() {
             ResponseBodyProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            ResponseBodyProj::Upstream { inner, hold } => {
+            ResponseBodyProj::Http1 { inner, hold } => {
                 let polled = inner.poll_frame(cx);
-                if let Poll::Ready(None | Some(Err(_))) = &polled {
-                    *hold = Hold::default();
-                }
+                release(&polled, hold);
+                polled
+            }
+            ResponseBodyProj::Http2 { inner, hold } => {
+                let polled = inner.poll_frame(cx).map_err(Into::into);
+                release(&polled, hold);
                 polled
             }
         }
@@ -179,7 +207,8 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ResponseBody::Full { data } => data.is_none(),
-            ResponseBody::Upstream { inner, .. } => inner.is_end_stream(),
+            ResponseBody::Http1 { inner, .. } => inner.is_end_stream(),
+            ResponseBody::Http2 { inner, .. } => inner.is_end_stream(),
         }
     }
 
@@ -188,7 +217,8 @@ impl Body for ResponseBody {
             ResponseBody::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            ResponseBody::Upstream { inner, .. } => inner.size_hint(),
+            ResponseBody::Http1 { inner, .. } => inner.size_hint(),
+            ResponseBody::Http2 { inner, .. } => inner.size_hint(),
         }
     }
 }

@@ -25,16 +25,20 @@ use hyper_util::rt::TokioIo;
 use ordo_resilience::Rng;
 use ordo_resilience::classify::Outcome;
 use prometheus_client::metrics::counter::Counter;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use super::body::{Hold, RequestBody, ResponseBody};
+use super::body::{Hold, Received, RequestBody, ResponseBody};
 use super::headers::{self, REQUEST_ID};
-use crate::cluster::{AttemptResult, Cluster, InFlight, Tried, hash_bytes};
+use crate::cluster::{
+    AttemptResult, Cluster, Endpoint, InFlight, Tried, UpstreamClient, hash_bytes,
+};
 use crate::metrics::{ProxyMetrics, ReasonLabels};
 use crate::policy::{Fallback, RetryOn};
 use crate::reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
 use crate::route::Route;
 use crate::runtime::Runtime;
+use crate::upstream::{RequestHead, SendError, Upgraded};
 
 const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
 
@@ -259,16 +263,16 @@ async fn forward(
         &mut parts,
         body,
         idempotent,
+        upgrade,
         hash,
         &mut info,
         bulkhead,
         tripped.as_deref(),
         deadline,
     );
-    let result = match tokio::time::timeout_at(deadline, attempts).await {
-        Ok(r) => r,
-        Err(_) => Err(Failed::Attempt(AttemptResult::Timeout)),
-    };
+    // Every wait inside ends by the route's deadline: each attempt's own
+    // timeout is at most it, and backoff stops at it.
+    let result = attempts.await;
 
     // respond
     match result {
@@ -334,6 +338,10 @@ async fn forward(
                         (_, Some(Reason::RetryBudgetExhausted)) => Reason::RetryBudgetExhausted,
                         (AttemptResult::Timeout, _) => Reason::UpstreamTimeout,
                         (AttemptResult::ConnectFailure, _) => Reason::ConnectFailure,
+                        (AttemptResult::Malformed, _) => Reason::UpstreamProtocolError,
+                        // The client's body broke off: its request, not the
+                        // upstream, is at fault.
+                        (AttemptResult::Cancelled, _) => Reason::BadRequest,
                         _ => Reason::UpstreamReset,
                     }
                 }
@@ -419,7 +427,7 @@ async fn prepare_body(
 /// What the last attempt left, kept while the next one looks for an
 /// endpoint: if none is left, this is the answer.
 struct Previous {
-    resp: Option<Response<Incoming>>,
+    resp: Option<Response<Received>>,
     result: AttemptResult,
     in_flight: InFlight,
 }
@@ -434,6 +442,7 @@ async fn attempts(
     parts: &mut Parts,
     body: RequestBody,
     idempotent: bool,
+    upgrade: bool,
     hash: Option<u64>,
     info: &mut Info,
     bulkhead: Option<ordo_resilience::bulkhead::BulkheadPermit>,
@@ -447,11 +456,6 @@ async fn attempts(
     let mut bulkhead = bulkhead;
     let mut previous: Option<Previous> = None;
     let mut skips = 0u32;
-    let version = if cluster.config.protocol == ordo_config::proxy::UpstreamProtocol::Http2 {
-        Version::HTTP_2
-    } else {
-        Version::HTTP_11
-    };
     loop {
         info.attempts += 1;
         let last = info.attempts >= retry.max_attempts;
@@ -492,8 +496,8 @@ async fn attempts(
         tried.add(index);
         info.endpoint = Some(endpoint.address_arc());
         // The body for this attempt; a copy stays behind for the next. When
-        // no copy can be made this is the final attempt, and the headers
-        // move instead of being copied too.
+        // no copy can be made this is the final attempt (for HTTP/2, the
+        // headers then move instead of being copied too).
         let copy = body
             .as_ref()
             .and_then(|b| if last { None } else { b.try_clone() });
@@ -502,50 +506,29 @@ async fn attempts(
             Some(copy) => copy,
             None => body.take().expect("a body remains while attempts remain"),
         };
-        let mut uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(endpoint.authority().clone());
-        uri = uri.path_and_query(
-            parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/")),
-        );
-        let mut req = Request::new(this_body);
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri.build().map_err(|_| Failed::Local(Reason::BadRequest))?;
-        *req.version_mut() = version;
-        *req.headers_mut() = if final_attempt {
-            std::mem::take(&mut parts.headers)
-        } else {
-            parts.headers.clone()
-        };
-        if version == Version::HTTP_2
-            && let Some(host) = req.headers_mut().remove(header::HOST)
-        {
-            // HTTP/2 carries the endpoint's address as `:authority`; the
-            // name the client asked for goes along beside it.
-            req.headers_mut().insert(X_FORWARDED_HOST, host);
-        }
-
         let in_flight = endpoint.start();
-        let call = cluster.client.request(req);
+        let call = send(
+            cluster,
+            &endpoint,
+            parts,
+            this_body,
+            final_attempt,
+            idempotent,
+            upgrade,
+            sent,
+        );
         let attempt_deadline = match policy.per_try_timeout {
             Some(t) => sent.checked_add(t).map_or(deadline, |d| d.min(deadline)),
             None => deadline,
         };
-        let outcome = match tokio::time::timeout_at(attempt_deadline, call).await {
-            Ok(r) => r.map_err(Some),
-            Err(_) => Err(None),
-        };
+        let outcome = tokio::time::timeout_at(attempt_deadline, call)
+            .await
+            .unwrap_or(Err(AttemptResult::Timeout));
         let done = Instant::now();
         let rtt = done.saturating_duration_since(sent);
         let (result, resp) = match outcome {
             Ok(resp) => (AttemptResult::Status(resp.status().as_u16()), Some(resp)),
-            Err(Some(e)) if e.is_connect() => (AttemptResult::ConnectFailure, None),
-            Err(Some(_)) => (AttemptResult::Reset, None),
-            Err(None) => (AttemptResult::Timeout, None),
+            Err(r) => (r, None),
         };
         // A client that sent too much broke the attempt, not the endpoint.
         let result = match (result, body_tripped) {
@@ -566,7 +549,9 @@ async fn attempts(
 
         let retry_wanted = match result {
             AttemptResult::ConnectFailure => retry.on.has(RetryOn::CONNECT),
-            AttemptResult::Reset => retry.on.has(RetryOn::RESET) && idempotent,
+            AttemptResult::Reset | AttemptResult::Malformed => {
+                retry.on.has(RetryOn::RESET) && idempotent
+            }
             AttemptResult::Timeout => retry.on.has(RetryOn::PER_TRY_TIMEOUT) && idempotent,
             AttemptResult::Status(s) => idempotent && retry.retries_status(s),
             AttemptResult::Cancelled => false,
@@ -583,7 +568,13 @@ async fn attempts(
                 });
                 let delay = retry.backoff.delay(info.attempts - 1, &retry.rng);
                 if delay > Duration::ZERO {
-                    tokio::time::sleep(delay).await;
+                    let until = done
+                        .checked_add(delay)
+                        .map_or(deadline, |t| t.min(deadline));
+                    tokio::time::sleep_until(until).await;
+                    if until >= deadline {
+                        return Err(Failed::Attempt(AttemptResult::Timeout));
+                    }
                 }
                 continue;
             }
@@ -604,7 +595,7 @@ fn tried_all(cluster: &Cluster, tried: Tried) -> bool {
 /// The upstream's response, streamed back holding the endpoint's in-flight
 /// count and the bulkhead slot; or the attempt's failure.
 fn finish(
-    resp: Option<Response<Incoming>>,
+    resp: Option<Response<Received>>,
     result: AttemptResult,
     in_flight: InFlight,
     bulkhead: &mut Option<ordo_resilience::bulkhead::BulkheadPermit>,
@@ -633,15 +624,91 @@ fn splice_upgrade(
     mut resp: Response<ResponseBody>,
     client: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ResponseBody> {
-    let Some(client) = client else { return resp };
-    let upstream = hyper::upgrade::on(&mut resp);
+    let (Some(client), Some(upstream)) = (client, resp.extensions_mut().remove::<Upgraded>())
+    else {
+        return resp;
+    };
     tokio::spawn(async move {
-        let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else {
+        let (Ok(client), Some((mut upstream, early, _open))) = (client.await, upstream.take())
+        else {
             return;
         };
         let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
+        // What the upstream sent right after its 101 goes first.
+        if !early.is_empty() && client.write_all(&early).await.is_err() {
+            return;
+        }
         let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
     });
     resp
+}
+
+/// One attempt through the cluster's client: the response head, or what
+/// the attempt came to. HTTP/1 borrows the client's parts; HTTP/2 needs a
+/// request of its own (the headers move into the final attempt's).
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    cluster: &Cluster,
+    endpoint: &Arc<Endpoint>,
+    parts: &mut Parts,
+    body: RequestBody,
+    final_attempt: bool,
+    idempotent: bool,
+    upgrade: bool,
+    sent: Instant,
+) -> Result<Response<Received>, AttemptResult> {
+    match &cluster.client {
+        UpstreamClient::Http1(client) => {
+            let head = RequestHead {
+                method: &parts.method,
+                target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                headers: &parts.headers,
+                upgrade,
+                idempotent,
+            };
+            match client.send(endpoint, head, body, sent).await {
+                Ok(resp) => Ok(resp.map(Received::Http1)),
+                Err(SendError::Connect(_)) => Err(AttemptResult::ConnectFailure),
+                Err(SendError::Reset(_)) => Err(AttemptResult::Reset),
+                Err(SendError::Protocol(e)) => {
+                    tracing::debug!(endpoint = endpoint.address(), error = %e, "malformed upstream response");
+                    Err(AttemptResult::Malformed)
+                }
+                Err(SendError::RequestBody(_)) => Err(AttemptResult::Cancelled),
+            }
+        }
+        UpstreamClient::Http2(client) => {
+            let uri = Uri::builder()
+                .scheme(Scheme::HTTP)
+                .authority(endpoint.authority().clone())
+                .path_and_query(
+                    parts
+                        .uri
+                        .path_and_query()
+                        .cloned()
+                        .unwrap_or_else(|| PathAndQuery::from_static("/")),
+                )
+                .build()
+                .map_err(|_| AttemptResult::Cancelled)?;
+            let mut req = Request::new(body);
+            *req.method_mut() = parts.method.clone();
+            *req.uri_mut() = uri;
+            *req.version_mut() = Version::HTTP_2;
+            *req.headers_mut() = if final_attempt {
+                std::mem::take(&mut parts.headers)
+            } else {
+                parts.headers.clone()
+            };
+            // HTTP/2 carries the endpoint's address as `:authority`; the
+            // name the client asked for goes along beside it.
+            if let Some(host) = req.headers_mut().remove(header::HOST) {
+                req.headers_mut().insert(X_FORWARDED_HOST, host);
+            }
+            match client.request(req).await {
+                Ok(resp) => Ok(resp.map(Received::Http2)),
+                Err(e) if e.is_connect() => Err(AttemptResult::ConnectFailure),
+                Err(_) => Err(AttemptResult::Reset),
+            }
+        }
+    }
 }

@@ -8,6 +8,8 @@ pub mod headers;
 mod server;
 mod tls;
 
+pub use crate::upstream::UpstreamBody;
+pub(crate) use body::Received;
 pub use body::{BodyError, Hold, RequestBody, ResponseBody};
 pub use forward::Shared;
 pub(crate) use server::{

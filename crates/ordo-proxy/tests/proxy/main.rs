@@ -14,3 +14,4 @@ mod regressions;
 mod reload;
 mod routing;
 mod upgrade;
+mod upstream_h1;

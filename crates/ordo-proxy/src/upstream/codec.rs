@@ -1,0 +1,473 @@
+//! HTTP/1.1 messages on an upstream connection: the request head written
+//! from the client's parts without copying them into a new request, and the
+//! response head parsed (httparse) into `http` types whose header values
+//! share the read buffer instead of copying it.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+
+/// Most response header fields accepted from an upstream.
+pub(crate) const MAX_HEADERS: usize = 128;
+/// Largest response head accepted from an upstream, in bytes.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How a request body is framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestFraming {
+    /// No body and no framing header (`GET` without a body).
+    None,
+    /// `content-length: n`.
+    Length(u64),
+    /// `transfer-encoding: chunked`: a streamed body of unknown length.
+    Chunked,
+}
+
+/// Writes a request head into `buf` (cleared first): the method, the
+/// origin-form target, every header of `headers` except the client's own
+/// framing (`content-length`; `transfer-encoding` is hop-by-hop and already
+/// gone), `host` when the client sent none, then this hop's framing.
+pub(crate) fn encode_request_head(
+    buf: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    host: &str,
+    framing: RequestFraming,
+) {
+    buf.clear();
+    buf.extend_from_slice(method.as_str().as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
+    buf.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(header::HOST) {
+        put(buf, b"host", host.as_bytes());
+    }
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        put(buf, name.as_str().as_bytes(), value.as_bytes());
+    }
+    match framing {
+        RequestFraming::None => {}
+        RequestFraming::Length(n) => {
+            let mut digits = itoa_buf();
+            put(buf, b"content-length", fmt_u64(n, &mut digits));
+        }
+        RequestFraming::Chunked => put(buf, b"transfer-encoding", b"chunked"),
+    }
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// `n` in decimal, written at the end of `digits`.
+fn fmt_u64(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[i..];
+        }
+    }
+}
+
+/// Appends one chunk's size line (`{len:x}\r\n`) for a chunked body.
+pub(crate) fn chunk_size_line(buf: &mut Vec<u8>, len: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Why an upstream's response cannot be read as HTTP/1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ProtocolError {
+    /// httparse refused the head.
+    #[error("malformed response head: {0}")]
+    Head(httparse::Error),
+    /// The head is larger than [`MAX_HEAD_BYTES`].
+    #[error("response head over {MAX_HEAD_BYTES} bytes")]
+    HeadTooLarge,
+    /// A header name or value the `http` crate refuses.
+    #[error("invalid response header")]
+    Header,
+    /// A status code outside 100..=999.
+    #[error("invalid status code")]
+    Status,
+    /// `content-length` missing a number, or several that disagree.
+    #[error("invalid content-length")]
+    ContentLength,
+    /// A chunked body that does not follow the chunked coding.
+    #[error("malformed chunked body: {0}")]
+    Chunked(&'static str),
+}
+
+/// A response head: the status line and headers.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+}
+
+/// Where a response head's parts are in the buffer it was parsed from.
+#[derive(Debug)]
+pub(crate) struct ParsedHead {
+    /// Bytes the head took, blank line included.
+    pub(crate) len: usize,
+    code: u16,
+    version: u8,
+    count: usize,
+    /// `(name start, name end, value start, value end)` of each field.
+    fields: [(u32, u32, u32, u32); MAX_HEADERS],
+}
+
+/// Parses a response head at the start of `buf`: `Ok(None)` when more
+/// bytes are needed.
+pub(crate) fn parse_response_head(buf: &[u8]) -> Result<Option<ParsedHead>, ProtocolError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut slots);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+            return Err(ProtocolError::HeadTooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(ProtocolError::Head(e)),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(ProtocolError::HeadTooLarge);
+    }
+    let base = buf.as_ptr() as usize;
+    let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+    let mut fields = [(0, 0, 0, 0); MAX_HEADERS];
+    for (slot, h) in fields.iter_mut().zip(res.headers.iter()) {
+        let (n, v) = (at(h.name.as_bytes()), at(h.value));
+        *slot = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
+    }
+    Ok(Some(ParsedHead {
+        len,
+        code: res.code.unwrap_or(0),
+        version: res.version.unwrap_or(1),
+        count: res.headers.len(),
+        fields,
+    }))
+}
+
+impl ParsedHead {
+    /// The status code (only read before building, to skip 1xx heads).
+    pub(crate) fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// Builds the head from `head`, the bytes it was parsed from (frozen):
+    /// every header value is a slice of `head`, so none is copied.
+    pub(crate) fn build(&self, head: &Bytes) -> Result<ResponseHead, ProtocolError> {
+        let status = StatusCode::from_u16(self.code).map_err(|_| ProtocolError::Status)?;
+        let version = if self.version == 0 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        let mut headers = HeaderMap::with_capacity(self.count);
+        for &(ns, ne, vs, ve) in &self.fields[..self.count] {
+            let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
+                .map_err(|_| ProtocolError::Header)?;
+            let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
+                .map_err(|_| ProtocolError::Header)?;
+            headers.append(name, value);
+        }
+        Ok(ResponseHead {
+            status,
+            version,
+            headers,
+        })
+    }
+}
+
+/// How a response body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseFraming {
+    /// No body: a response to `HEAD`, or a 1xx, 204 or 304.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// The chunked coding.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// The response's body framing, and whether the connection may carry
+/// another request after it.
+pub(crate) fn response_framing(
+    request_method: &Method,
+    head: &ResponseHead,
+) -> Result<(ResponseFraming, bool), ProtocolError> {
+    let keep_alive = keep_alive(head);
+    let status = head.status.as_u16();
+    if *request_method == Method::HEAD
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
+        return Ok((ResponseFraming::Empty, keep_alive));
+    }
+    if let Some(te) = last_transfer_coding(&head.headers) {
+        // With transfer-encoding, content-length is ignored and the
+        // connection must not be reused (RFC 9112 §6.3, item 3).
+        let clean = !head.headers.contains_key(header::CONTENT_LENGTH);
+        return Ok(if te.eq_ignore_ascii_case(b"chunked") {
+            (ResponseFraming::Chunked, keep_alive && clean)
+        } else {
+            (ResponseFraming::UntilClose, false)
+        });
+    }
+    match content_length(&head.headers)? {
+        Some(n) => Ok((ResponseFraming::Length(n), keep_alive)),
+        None => Ok((ResponseFraming::UntilClose, false)),
+    }
+}
+
+/// Whether the upstream keeps the connection open after this response.
+fn keep_alive(head: &ResponseHead) -> bool {
+    let mut close = false;
+    let mut keep = false;
+    for v in head.headers.get_all(header::CONNECTION) {
+        for token in v.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    match head.version {
+        Version::HTTP_10 => keep && !close,
+        _ => !close,
+    }
+}
+
+/// The last coding of `transfer-encoding`, if the header is present.
+fn last_transfer_coding(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut last = None;
+    for v in headers.get_all(header::TRANSFER_ENCODING) {
+        for token in v.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            if !token.is_empty() {
+                last = Some(token);
+            }
+        }
+        if last.is_none() {
+            last = Some(&b""[..]);
+        }
+    }
+    last
+}
+
+/// `content-length`: every value (repeated headers, comma lists) must be
+/// the same number.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtocolError> {
+    let mut found = None;
+    for v in headers.get_all(header::CONTENT_LENGTH) {
+        for part in v.as_bytes().split(|b| *b == b',') {
+            let n = parse_decimal(part.trim_ascii()).ok_or(ProtocolError::ContentLength)?;
+            if found.is_some_and(|f| f != n) {
+                return Err(ProtocolError::ContentLength);
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found)
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, d| {
+        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> ResponseHead {
+        let bytes = Bytes::copy_from_slice(text.as_bytes());
+        let parsed = parse_response_head(&bytes).unwrap().unwrap();
+        assert_eq!(parsed.len, text.len());
+        parsed.build(&bytes.slice(..parsed.len)).unwrap()
+    }
+
+    #[test]
+    fn request_head_replaces_the_clients_framing_with_this_hops() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("example.com"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("999"));
+        h.append("x-a", HeaderValue::from_static("1"));
+        h.append("x-a", HeaderValue::from_static("2"));
+        let mut buf = Vec::new();
+        encode_request_head(
+            &mut buf,
+            &Method::POST,
+            "/p?q=1",
+            &h,
+            "10.0.0.1:80",
+            RequestFraming::Length(5),
+        );
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "POST /p?q=1 HTTP/1.1\r\nhost: example.com\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 5\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn request_head_names_the_endpoint_when_the_client_sent_no_host() {
+        let mut buf = Vec::new();
+        encode_request_head(
+            &mut buf,
+            &Method::GET,
+            "",
+            &HeaderMap::new(),
+            "10.0.0.1:80",
+            RequestFraming::Chunked,
+        );
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "GET / HTTP/1.1\r\nhost: 10.0.0.1:80\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn numbers_in_decimal_and_hex() {
+        let mut d = itoa_buf();
+        assert_eq!(fmt_u64(0, &mut d), b"0");
+        assert_eq!(fmt_u64(u64::MAX, &mut d), b"18446744073709551615");
+        let mut buf = Vec::new();
+        chunk_size_line(&mut buf, 0);
+        chunk_size_line(&mut buf, 0x1a2b);
+        assert_eq!(buf, b"0\r\n1a2b\r\n");
+    }
+
+    #[test]
+    fn a_partial_head_asks_for_more_and_an_endless_one_is_refused() {
+        assert!(matches!(
+            parse_response_head(b"HTTP/1.1 200 OK\r\nx: y\r\n"),
+            Ok(None)
+        ));
+        let mut long = b"HTTP/1.1 200 OK\r\nx: ".to_vec();
+        long.resize(MAX_HEAD_BYTES + 1, b'a');
+        assert!(matches!(
+            parse_response_head(&long),
+            Err(ProtocolError::HeadTooLarge)
+        ));
+        assert!(matches!(
+            parse_response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"),
+            Err(ProtocolError::Head(_))
+        ));
+    }
+
+    #[test]
+    fn header_values_share_the_head() {
+        let h = head("HTTP/1.1 201 Created\r\nX-One: a\r\nx-one: b\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(h.status, StatusCode::CREATED);
+        assert_eq!(h.version, Version::HTTP_11);
+        let ones: Vec<_> = h.headers.get_all("x-one").iter().collect();
+        assert_eq!(ones, ["a", "b"]);
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let get = Method::GET;
+        let f = |text: &str, m: &Method| response_framing(m, &head(text));
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n", &get),
+            Ok((ResponseFraming::Length(12), true))
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n",
+                &Method::HEAD
+            ),
+            Ok((ResponseFraming::Empty, true))
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 304 Not Modified\r\ncontent-length: 12\r\n\r\n",
+                &get
+            ),
+            Ok((ResponseFraming::Empty, true))
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+                &get
+            ),
+            Ok((ResponseFraming::Chunked, true))
+        );
+        // Both framings: chunked wins, and the connection is not reused.
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+                &get
+            ),
+            Ok((ResponseFraming::Chunked, false))
+        );
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", &get),
+            Ok((ResponseFraming::UntilClose, false))
+        );
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\n\r\n", &get),
+            Ok((ResponseFraming::UntilClose, false))
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ncontent-length: 4, 4\r\ncontent-length: 4\r\n\r\n",
+                &get
+            ),
+            Ok((ResponseFraming::Length(4), true))
+        );
+        for bad in ["4, 5", "-1", "", "0x10", "99999999999999999999"] {
+            let text = format!("HTTP/1.1 200 OK\r\ncontent-length: {bad}\r\n\r\n");
+            assert_eq!(f(&text, &get), Err(ProtocolError::ContentLength), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_by_version_and_connection_header() {
+        let get = Method::GET;
+        let reuse = |text: &str| response_framing(&get, &head(text)).unwrap().1;
+        assert!(reuse("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+        assert!(!reuse(
+            "HTTP/1.1 200 OK\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n"
+        ));
+        assert!(!reuse("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n"));
+        assert!(reuse(
+            "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n"
+        ));
+    }
+}
