@@ -7,10 +7,11 @@ use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::Service;
@@ -146,12 +147,20 @@ impl Builders {
                         seen = now;
                     }
                 };
+                // Polled only when its own timers or the stop signal wake
+                // it, not on every read and write of the connection.
+                let guard = OnWake::new(async {
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => true,
+                        // Silent: dropped. Idle: closed after any response
+                        // it still waits for.
+                        w = watchdog => w == Watch::Idle,
+                    }
+                });
                 let stopping = tokio::select! {
+                    biased;
                     _ = conn.as_mut() => false,
-                    _ = stop.wait_for(|s| *s) => true,
-                    // Silent: dropped. Idle: closed after any response it
-                    // still waits for.
-                    w = watchdog => w == Watch::Idle,
+                    stopping = guard => stopping,
                 };
                 if stopping {
                     conn.as_mut().graceful_shutdown();
@@ -170,6 +179,61 @@ impl Builders {
             Versions::Http2 => until_stopped!(self.h2.serve_connection(io, service)),
             Versions::Both => until_stopped!(self.auto.serve_connection_with_upgrades(io, service)),
         }
+    }
+}
+
+pin_project! {
+    /// Polls its future only once something woke *it* (and on the first
+    /// poll), not each time the task it shares is woken: a connection's
+    /// guard (stop signal, idle timer) sleeps through the connection's
+    /// reads and writes.
+    struct OnWake<F> {
+        #[pin]
+        inner: F,
+        flag: Arc<WakeFlag>,
+    }
+}
+
+#[derive(Debug)]
+struct WakeFlag {
+    woken: AtomicBool,
+    parent: AtomicWaker,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.parent.wake();
+    }
+}
+
+impl<F: Future> OnWake<F> {
+    fn new(inner: F) -> Self {
+        OnWake {
+            inner,
+            flag: Arc::new(WakeFlag {
+                woken: AtomicBool::new(true),
+                parent: AtomicWaker::new(),
+            }),
+        }
+    }
+}
+
+impl<F: Future> Future for OnWake<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.flag.parent.register(cx.waker());
+        if !this.flag.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(this.flag.clone());
+        this.inner.poll(&mut Context::from_waker(&waker))
     }
 }
 

@@ -127,7 +127,12 @@ pub(crate) async fn handle(
     .await;
     let status = resp.status();
     route.by_class[usize::from((status.as_u16() / 100).clamp(1, 5)) - 1].inc();
-    let elapsed = start.elapsed();
+    // The last attempt's end is the response's time when it came from one
+    // (one clock read fewer per request).
+    let elapsed = info
+        .answered
+        .unwrap_or_else(Instant::now)
+        .saturating_duration_since(start);
     route.duration.observe(elapsed);
     if let (Some(method), Some(path)) = (method, path) {
         tracing::info!(
@@ -155,6 +160,8 @@ struct Info {
     attempts: u32,
     endpoint: Option<Arc<str>>,
     reason: Option<Reason>,
+    /// When the upstream's response head arrived, if one is passed on.
+    answered: Option<Instant>,
 }
 
 /// Why the attempts ended without a response to pass on.
@@ -253,8 +260,11 @@ async fn forward(
         .and_then(|h| parts.headers.get(h))
         .map(|v| hash_bytes(v.as_bytes()));
     if let Some(b) = &retry.budget {
-        b.deposit();
+        b.deposit_at(start);
     }
+    // Nothing waited since `start` (no bulkhead queue, no body read): the
+    // first attempt leaves now, as far as the clock can tell.
+    let unwaited = policy.bulkhead.is_none() && matches!(body, RequestBody::Empty);
 
     // attempts, under the route's timeout
     let attempts = attempts(
@@ -269,6 +279,7 @@ async fn forward(
         bulkhead,
         tripped.as_deref(),
         deadline,
+        unwaited.then_some(start),
     );
     // Every wait inside ends by the route's deadline: each attempt's own
     // timeout is at most it, and backoff stops at it.
@@ -448,6 +459,7 @@ async fn attempts(
     bulkhead: Option<ordo_resilience::bulkhead::BulkheadPermit>,
     body_tripped: Option<&AtomicBool>,
     deadline: Instant,
+    mut first_sent: Option<Instant>,
 ) -> Result<Response<ResponseBody>, Failed> {
     let policy = &route.policy;
     let retry = &policy.retry;
@@ -459,7 +471,7 @@ async fn attempts(
     loop {
         info.attempts += 1;
         let last = info.attempts >= retry.max_attempts;
-        let sent = Instant::now();
+        let sent = first_sent.take().unwrap_or_else(Instant::now);
         let (endpoint, index) = match cluster.pick(tried, hash, sent) {
             Ok(e) => e,
             // Nowhere left to go: the last attempt's result stands.
@@ -530,6 +542,7 @@ async fn attempts(
             Ok(resp) => (AttemptResult::Status(resp.status().as_u16()), Some(resp)),
             Err(r) => (r, None),
         };
+        info.answered = resp.as_ref().map(|_| done);
         // A client that sent too much broke the attempt, not the endpoint.
         let result = match (result, body_tripped) {
             (AttemptResult::Reset, Some(t)) if t.load(Ordering::Relaxed) => {

@@ -125,12 +125,21 @@ pub(crate) enum ProtocolError {
     Chunked(&'static str),
 }
 
-/// A response head: the status line and headers.
+/// A response head: the status line, the headers to pass on, and what
+/// the connection-level headers said (they are not among `headers`).
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
+    /// The end-to-end headers (all of them for a `101`).
     pub(crate) headers: HeaderMap,
+    /// `Connection` said `close`.
+    close: bool,
+    /// `Connection` said `keep-alive`.
+    keep_alive: bool,
+    /// `Transfer-Encoding` was present: whether its last coding is
+    /// `chunked`.
+    chunked: Option<bool>,
 }
 
 /// Where a response head's parts are in the buffer it was parsed from.
@@ -184,7 +193,10 @@ impl ParsedHead {
     }
 
     /// Builds the head from `head`, the bytes it was parsed from (frozen):
-    /// every header value is a slice of `head`, so none is copied.
+    /// every header value is a slice of `head`, so none is copied. The
+    /// hop-by-hop headers are read here and left out (except on a `101`,
+    /// whose `Upgrade` and `Connection` the client needs), so the common
+    /// response needs no stripping later.
     pub(crate) fn build(&self, head: &Bytes) -> Result<ResponseHead, ProtocolError> {
         let status = StatusCode::from_u16(self.code).map_err(|_| ProtocolError::Status)?;
         let version = if self.version == 0 {
@@ -192,20 +204,70 @@ impl ParsedHead {
         } else {
             Version::HTTP_11
         };
-        let mut headers = HeaderMap::with_capacity(self.count);
+        let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+        let mut out = ResponseHead {
+            status,
+            version,
+            headers: HeaderMap::with_capacity(self.count),
+            close: false,
+            keep_alive: false,
+            chunked: None,
+        };
         for &(ns, ne, vs, ve) in &self.fields[..self.count] {
             let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
                 .map_err(|_| ProtocolError::Header)?;
-            let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
-                .map_err(|_| ProtocolError::Header)?;
-            headers.append(name, value);
+            let raw = &head[vs as usize..ve as usize];
+            let keep = if name == header::CONNECTION {
+                // Pass it on only when it names other headers, for the
+                // proxy's hygiene step to remove them.
+                let mut names_others = false;
+                for token in tokens(raw) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        out.close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        out.keep_alive = true;
+                    } else if !token.eq_ignore_ascii_case(b"upgrade") {
+                        names_others = true;
+                    }
+                }
+                names_others || switching
+            } else if name == header::TRANSFER_ENCODING {
+                // Several fields are one list: the last one's last coding
+                // is the message's last.
+                let last = tokens(raw).last();
+                out.chunked = Some(last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")));
+                false
+            } else {
+                switching || !is_hop_by_hop(&name)
+            };
+            if keep {
+                let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
+                    .map_err(|_| ProtocolError::Header)?;
+                out.headers.append(name, value);
+            }
         }
-        Ok(ResponseHead {
-            status,
-            version,
-            headers,
-        })
+        Ok(out)
     }
+}
+
+/// Hop-by-hop response headers other than `Connection` and
+/// `Transfer-Encoding` (RFC 9110 §7.6.1), and `Upgrade` outside a `101`.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::TE
+        || *name == header::UPGRADE
+        || *name == header::PROXY_AUTHENTICATE
+        || *name == header::PROXY_AUTHORIZATION
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+/// The comma-separated tokens of a header value, trimmed, empty ones left
+/// out.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| *b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
 }
 
 /// How a response body is delimited (RFC 9112 §6.3).
@@ -227,7 +289,10 @@ pub(crate) fn response_framing(
     request_method: &Method,
     head: &ResponseHead,
 ) -> Result<(ResponseFraming, bool), ProtocolError> {
-    let keep_alive = keep_alive(head);
+    let keep_alive = match head.version {
+        Version::HTTP_10 => head.keep_alive && !head.close,
+        _ => !head.close,
+    };
     let status = head.status.as_u16();
     if *request_method == Method::HEAD
         || (100..200).contains(&status)
@@ -236,11 +301,11 @@ pub(crate) fn response_framing(
     {
         return Ok((ResponseFraming::Empty, keep_alive));
     }
-    if let Some(te) = last_transfer_coding(&head.headers) {
+    if let Some(chunked) = head.chunked {
         // With transfer-encoding, content-length is ignored and the
         // connection must not be reused (RFC 9112 §6.3, item 3).
         let clean = !head.headers.contains_key(header::CONTENT_LENGTH);
-        return Ok(if te.eq_ignore_ascii_case(b"chunked") {
+        return Ok(if chunked {
             (ResponseFraming::Chunked, keep_alive && clean)
         } else {
             (ResponseFraming::UntilClose, false)
@@ -250,40 +315,6 @@ pub(crate) fn response_framing(
         Some(n) => Ok((ResponseFraming::Length(n), keep_alive)),
         None => Ok((ResponseFraming::UntilClose, false)),
     }
-}
-
-/// Whether the upstream keeps the connection open after this response.
-fn keep_alive(head: &ResponseHead) -> bool {
-    let mut close = false;
-    let mut keep = false;
-    for v in head.headers.get_all(header::CONNECTION) {
-        for token in v.as_bytes().split(|b| *b == b',') {
-            let token = token.trim_ascii();
-            close |= token.eq_ignore_ascii_case(b"close");
-            keep |= token.eq_ignore_ascii_case(b"keep-alive");
-        }
-    }
-    match head.version {
-        Version::HTTP_10 => keep && !close,
-        _ => !close,
-    }
-}
-
-/// The last coding of `transfer-encoding`, if the header is present.
-fn last_transfer_coding(headers: &HeaderMap) -> Option<&[u8]> {
-    let mut last = None;
-    for v in headers.get_all(header::TRANSFER_ENCODING) {
-        for token in v.as_bytes().split(|b| *b == b',') {
-            let token = token.trim_ascii();
-            if !token.is_empty() {
-                last = Some(token);
-            }
-        }
-        if last.is_none() {
-            last = Some(&b""[..]);
-        }
-    }
-    last
 }
 
 /// `content-length`: every value (repeated headers, comma lists) must be
@@ -455,6 +486,37 @@ mod tests {
             let text = format!("HTTP/1.1 200 OK\r\ncontent-length: {bad}\r\n\r\n");
             assert_eq!(f(&text, &get), Err(ProtocolError::ContentLength), "{bad}");
         }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_read_and_left_out() {
+        let h = head(
+            "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\nkeep-alive: timeout=5\r\n\
+             transfer-encoding: chunked\r\nupgrade: h2c\r\nx-kept: 1\r\n\r\n",
+        );
+        let names: Vec<_> = h.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+        assert_eq!(
+            response_framing(&Method::GET, &h),
+            Ok((ResponseFraming::Chunked, true))
+        );
+        // A Connection header that names other headers stays, for the
+        // proxy's hygiene step to remove them too.
+        let h = head("HTTP/1.1 200 OK\r\nconnection: close, x-secret\r\nx-secret: 1\r\n\r\n");
+        assert!(h.headers.contains_key("connection"));
+        // A 101 keeps its Upgrade and Connection for the client.
+        let h = head(
+            "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n",
+        );
+        assert_eq!(h.headers.len(), 2);
+        // Split transfer-encoding fields: the last coding counts.
+        let h = head(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(
+            response_framing(&Method::GET, &h),
+            Ok((ResponseFraming::Chunked, true))
+        );
     }
 
     #[test]

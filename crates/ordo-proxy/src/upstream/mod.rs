@@ -326,7 +326,9 @@ async fn write_request(
                 .await
                 .map_err(WriteError::Io)
         }
-        streamed => write_streamed(conn, &mut out, streamed, framing).await,
+        // Boxed: the streamed path's state is large and rare, and would
+        // otherwise make every request's future larger.
+        streamed => Box::pin(write_streamed(conn, &mut out, streamed, framing)).await,
     };
     out.clear();
     conn.write = out;

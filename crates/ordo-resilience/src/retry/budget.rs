@@ -132,7 +132,14 @@ impl RetryBudget {
     /// Counts one call (not a retry).
     #[inline]
     pub fn deposit(&self) {
-        self.inner.window.add(Instant::now(), [1, 0]);
+        self.deposit_at(Instant::now());
+    }
+
+    /// Counts one call made at `now`, for a caller that has just read the
+    /// clock (saves reading it again).
+    #[inline]
+    pub fn deposit_at(&self, now: Instant) {
+        self.inner.window.add(now, [1, 0]);
     }
 
     /// Takes one retry from the budget if it has one.
