@@ -85,12 +85,15 @@ pub struct ListenerConfig {
     /// Serve TLS with these certificates; cleartext when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
-    /// A client must send a request's whole header block within this, or
-    /// the connection is closed (slow-loris defence). Default `10s`.
+    /// A client must send its first byte, and each request's whole header
+    /// block, within this, or the connection is closed (slow-loris
+    /// defence; checked every half of it, so a late head is cut off after
+    /// at most 1.5 times it). Default `10s`.
     #[serde(default = "defaults::header_read_timeout")]
     pub header_read_timeout: Duration,
     /// A client connection that moves no bytes either way for this long is
-    /// closed (after the response it may be waiting for). Default `90s`.
+    /// closed (after the response it may be waiting for; checked every
+    /// half `header_read_timeout`). Default `90s`.
     #[serde(default = "defaults::idle_timeout")]
     pub idle_timeout: Duration,
     /// Largest request header block in bytes; larger ones get `431`.

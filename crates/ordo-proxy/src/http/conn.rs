@@ -4,25 +4,20 @@
 //! cleartext.
 
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use ordo_config::proxy::{HttpVersion, ListenerConfig};
-use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 
 use super::ResponseBody;
+use super::watchdog::{Activity, Counted, OnWake, Watch, Watched, watch_connection};
 
 /// Which HTTP versions a connection may speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +51,8 @@ impl Versions {
 /// The listener's HTTP settings, as hyper's builders.
 #[derive(Debug)]
 pub(crate) struct Builders {
-    /// A connection must send its first byte within this.
+    /// A connection must send its first byte within this, and an HTTP/1
+    /// client each request's whole head.
     first_byte_within: Duration,
     /// A connection that moves nothing for this long is closed.
     idle: Duration,
@@ -70,9 +66,11 @@ impl Builders {
         let header_timeout = config.header_read_timeout.get();
         let max_buf = config.max_header_bytes as usize;
         let max_headers = config.max_headers as usize;
+        // HTTP/1 request heads are timed by the connection's watchdog
+        // (see `serve`), not by a timer hyper arms for every request.
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(None)
             .max_buf_size(max_buf)
             .max_headers(max_headers)
             .keep_alive(true);
@@ -121,32 +119,22 @@ impl Builders {
             + 'static,
         S::Future: Send + 'static,
     {
-        let (first_byte_within, idle) = (self.first_byte_within, self.idle);
+        let (head_within, idle) = (self.first_byte_within, self.idle);
         let activity = Arc::new(Activity::default());
+        let service = Counted {
+            inner: service,
+            activity: activity.clone(),
+        };
+        // Only where hyper's HTTP/1 server serves alone: with both
+        // versions in one builder, hyper times heads itself.
+        let time_heads = versions == Versions::Http1;
         // Each connection type has its own `graceful_shutdown`; the same
         // steps for each.
         macro_rules! until_stopped {
             ($conn:expr) => {{
                 let mut conn = std::pin::pin!($conn);
                 let mut stop = stop;
-                // A client must send something within the header timeout
-                // (hyper's own timer starts only once it reads a request),
-                // and a connection that moves nothing for `idle` is closed.
-                let watchdog = async {
-                    tokio::time::sleep(first_byte_within).await;
-                    if activity.reads.load(Ordering::Relaxed) == 0 {
-                        return Watch::Silent;
-                    }
-                    let mut seen = activity.total();
-                    loop {
-                        tokio::time::sleep(idle).await;
-                        let now = activity.total();
-                        if now == seen {
-                            return Watch::Idle;
-                        }
-                        seen = now;
-                    }
-                };
+                let watchdog = watch_connection(&activity, head_within, idle, time_heads);
                 // Polled only when its own timers or the stop signal wake
                 // it, not on every read and write of the connection.
                 let guard = OnWake::new(async {
@@ -179,143 +167,6 @@ impl Builders {
             Versions::Http2 => until_stopped!(self.h2.serve_connection(io, service)),
             Versions::Both => until_stopped!(self.auto.serve_connection_with_upgrades(io, service)),
         }
-    }
-}
-
-pin_project! {
-    /// Polls its future only once something woke *it* (and on the first
-    /// poll), not each time the task it shares is woken: a connection's
-    /// guard (stop signal, idle timer) sleeps through the connection's
-    /// reads and writes.
-    struct OnWake<F> {
-        #[pin]
-        inner: F,
-        flag: Arc<WakeFlag>,
-    }
-}
-
-#[derive(Debug)]
-struct WakeFlag {
-    woken: AtomicBool,
-    parent: AtomicWaker,
-}
-
-impl Wake for WakeFlag {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.parent.wake();
-    }
-}
-
-impl<F: Future> OnWake<F> {
-    fn new(inner: F) -> Self {
-        OnWake {
-            inner,
-            flag: Arc::new(WakeFlag {
-                woken: AtomicBool::new(true),
-                parent: AtomicWaker::new(),
-            }),
-        }
-    }
-}
-
-impl<F: Future> Future for OnWake<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        this.flag.parent.register(cx.waker());
-        if !this.flag.woken.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        let waker = Waker::from(this.flag.clone());
-        this.inner.poll(&mut Context::from_waker(&waker))
-    }
-}
-
-/// Why the watchdog ended a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Watch {
-    /// Nothing arrived within the header timeout.
-    Silent,
-    /// Nothing moved for the idle timeout.
-    Idle,
-}
-
-/// Polls that moved bytes, each way.
-#[derive(Debug, Default)]
-struct Activity {
-    reads: AtomicU64,
-    writes: AtomicU64,
-}
-
-impl Activity {
-    fn total(&self) -> u64 {
-        self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
-    }
-}
-
-pin_project! {
-    /// Counts the polls that move bytes, for the watchdog.
-    struct Watched<I> {
-        #[pin]
-        io: I,
-        activity: Arc<Activity>,
-    }
-}
-
-impl<I: AsyncRead> AsyncRead for Watched<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let polled = this.io.poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.activity.reads.fetch_add(1, Ordering::Relaxed);
-        }
-        polled
-    }
-}
-
-impl<I: AsyncWrite> AsyncWrite for Watched<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        let polled = this.io.poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(1..)) = polled {
-            this.activity.writes.fetch_add(1, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 }
 

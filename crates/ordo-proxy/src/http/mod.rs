@@ -7,6 +7,7 @@ mod forward;
 pub mod headers;
 mod server;
 mod tls;
+mod watchdog;
 
 pub use crate::upstream::UpstreamBody;
 pub(crate) use body::Received;

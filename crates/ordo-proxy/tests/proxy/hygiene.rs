@@ -146,6 +146,68 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_head_on_a_kept_alive_connection_is_cut_off_too() {
+    let up = Upstream::builder().name("u").start().await;
+    let p = TestProxy::start(&with_listener(&up, "    header_read_timeout: 300ms")).await;
+    let mut tcp = within("connect", TcpStream::connect(p.addr)).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut tcp, Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // The second request's head never ends.
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(2), read_to_close(&mut tcp))
+        .await
+        .expect("a head that does not arrive in time closes the connection");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_slower_than_the_header_timeout_is_not_cut_off() {
+    let up = Upstream::builder().name("u").start().await;
+    let p = TestProxy::start(&with_listener(&up, "    header_read_timeout: 100ms")).await;
+    let mut tcp = within("connect", TcpStream::connect(p.addr)).await.unwrap();
+    tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    // The body trickles in over four times the header timeout.
+    for b in b"hello".chunks(1) {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        tcp.write_all(b).await.unwrap();
+    }
+    let head = read_head(&mut tcp, Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_outlives_the_header_timeout_until_idle_timeout() {
+    let up = Upstream::builder().name("u").start().await;
+    let p = TestProxy::start(&with_listener(
+        &up,
+        "    header_read_timeout: 100ms\n    idle_timeout: 10s",
+    ))
+    .await;
+    let mut tcp = within("connect", TcpStream::connect(p.addr)).await.unwrap();
+    for _ in 0..2 {
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let head = read_head(&mut tcp, Duration::from_secs(5)).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Quiet for several header timeouts: an idle connection, not a
+        // slow head.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_connects_and_sends_nothing_is_cut_off() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&with_listener(&up, "    header_read_timeout: 300ms")).await;
