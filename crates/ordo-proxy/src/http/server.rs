@@ -165,11 +165,10 @@ async fn accept_loop(
         let service = service_fn(move |req| {
             let shared = shared.clone();
             let conn = conn.clone();
-            // Boxed: hyper keeps room for one request future in every
-            // connection, idle ones too; a box makes that room 16 bytes
-            // instead of the whole request's state (a few KiB), at the cost
-            // of one allocation per request.
-            Box::pin(async move { Ok::<_, Infallible>(handle(&shared, &conn, req).await) })
+            // Not boxed: hyper keeps one box per connection for the request
+            // in flight and reuses it, so the request's state costs no
+            // allocation per request (and a few KiB per open connection).
+            async move { Ok::<_, Infallible>(handle(&shared, &conn, req).await) }
         });
         let builders = builders.clone();
         let gauge = connections.clone();
