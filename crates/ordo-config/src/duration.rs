@@ -39,6 +39,18 @@ impl From<Duration> for std::time::Duration {
     }
 }
 
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    /// Parses `250ms`, `2s`, `1m30s` (for command-line flags); the error
+    /// says what a duration looks like.
+    fn from_str(v: &str) -> Result<Duration, String> {
+        humantime::parse_duration(v.trim())
+            .map(Duration)
+            .map_err(|e| not_a_duration(v, &e))
+    }
+}
+
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_duration(self.0))

@@ -21,6 +21,7 @@ mod depth;
 mod duration;
 mod error;
 mod explain;
+pub mod fault;
 mod lines;
 mod load;
 pub mod proxy;

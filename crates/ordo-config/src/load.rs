@@ -60,6 +60,16 @@ impl Validate for crate::proxy::ProxyConfig {
     }
 }
 
+/// A fault spec on its own (`ordo fault add --spec FILE`): checked without
+/// a proxy's limits, which the proxy applies when the fault is added.
+impl Validate for crate::fault::FaultSpec {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut p = crate::validate::Problems::default();
+        self.check(&mut p, None);
+        p.into_list()
+    }
+}
+
 /// Reads, parses and validates the file at `path`.
 pub fn load<T: DeserializeOwned + Validate>(path: &Path) -> Result<Document<T>, ConfigErrors> {
     let file = path.display().to_string();

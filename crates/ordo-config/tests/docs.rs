@@ -43,6 +43,14 @@ const ORDER: &[&str] = &[
     "HealthCheckConfig",
     "OutlierConfig",
     "SuccessRateConfig",
+    "FaultsConfig",
+    "FaultSpec",
+    "FaultMatch",
+    "DelaySpec",
+    "AbortSpec",
+    "BandwidthSpec",
+    "TcpProxyConfig",
+    "ToxicSpec",
     "HttpVersion",
     "PathMatch",
     "RetryOn",
@@ -50,6 +58,8 @@ const ORDER: &[&str] = &[
     "LimitAlgorithm",
     "UpstreamProtocol",
     "LoadBalancer",
+    "FaultHeaders",
+    "FaultPer",
     "Duration",
 ];
 

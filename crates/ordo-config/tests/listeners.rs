@@ -29,7 +29,7 @@ clusters:
 fn at_least_one_listener_is_required() {
     assert_eq!(
         errors("listeners: []\n"),
-        "proxy.yaml:1:1: listeners: at least one listener is required"
+        "proxy.yaml:1:1: listeners: at least one listener is required (or a TCP proxy, or an admin listener to add TCP proxies on)"
     );
 }
 

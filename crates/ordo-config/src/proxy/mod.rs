@@ -8,16 +8,19 @@
 mod cluster;
 mod policy;
 mod route;
+mod tcp;
 
 pub use cluster::{
     ClusterConfig, EndpointConfig, HealthCheckConfig, LoadBalancer, OutlierConfig, PoolConfig,
     SuccessRateConfig, UpstreamProtocol,
 };
+pub(crate) use policy::http_token;
 pub use policy::{
     BackoffConfig, BudgetConfig, BulkheadConfig, CircuitBreakerConfig, FallbackConfig,
     LimitAlgorithm, LimitConfig, PolicyConfig, RetryConfig, RetryOn, SlowCallConfig, WindowConfig,
 };
 pub use route::{HeaderMatch, PathMatch, RouteConfig, RouteMatch, WeightedCluster};
+pub use tcp::{TOXIC_TYPES, TcpProxyConfig, ToxicSpec};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -26,6 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Duration;
+use crate::fault::FaultsConfig;
 use crate::validate::Problems;
 
 /// A whole proxy: what it listens on, where it sends requests, how it
@@ -50,6 +54,14 @@ pub struct ProxyConfig {
     /// proxy exits anyway.
     #[serde(default = "defaults::drain_timeout")]
     pub drain_timeout: Duration,
+    /// Failure injection: limits for faults added at runtime (admin API,
+    /// `ordo fault add`) and faults declared here for test environments.
+    #[serde(default)]
+    pub faults: FaultsConfig,
+    /// TCP proxies with toxics (databases, caches): more can be added at
+    /// runtime through the admin API, which speaks Toxiproxy's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp_proxies: Vec<TcpProxyConfig>,
 }
 
 /// The admin listener.
@@ -111,11 +123,26 @@ pub struct ListenerConfig {
     /// way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_body: Option<u64>,
+    /// Let clients ask for faults in request headers: `envoy` honours
+    /// Envoy's `x-envoy-fault-*` headers (delay, abort, gRPC abort,
+    /// percentages, response throughput), so tooling written for Envoy's
+    /// fault filter works unchanged. None when absent: such headers are
+    /// passed on untouched. For test environments only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_headers: Option<FaultHeaders>,
     /// Routes, tried in order; the first that matches takes the request.
     /// A request no route matches gets `404` with `x-ordo-reason:
     /// no-route`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// Request headers a listener takes fault requests from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultHeaders {
+    /// Envoy's fault filter headers.
+    Envoy,
 }
 
 /// TLS certificates for a listener.
@@ -170,8 +197,11 @@ impl ProxyConfig {
             });
             addr
         });
-        if self.listeners.is_empty() {
-            p.push("listeners", "at least one listener is required");
+        if self.listeners.is_empty() && self.tcp_proxies.is_empty() && self.admin.is_none() {
+            p.push(
+                "listeners",
+                "at least one listener is required (or a TCP proxy, or an admin listener to add TCP proxies on)",
+            );
         }
         let clusters: HashSet<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
         let mut names = HashSet::new();
@@ -256,6 +286,71 @@ impl ProxyConfig {
         }
         if self.drain_timeout.is_zero() {
             p.push("drain_timeout", "must be more than zero");
+        }
+        p.at("faults", |p| self.faults.check(p));
+        let mut tcp_names = HashSet::new();
+        for (i, t) in self.tcp_proxies.iter().enumerate() {
+            p.at(&format!("tcp_proxies[{i}]"), |p| {
+                t.check(p);
+                if !tcp_names.insert(t.name.as_str()) {
+                    p.push("name", format!("`{}` names two TCP proxies", t.name));
+                }
+                if let Ok(addr) = t.listen.parse::<SocketAddr>() {
+                    if let Some((j, other)) = bound.iter().find(|(_, b)| overlap(*b, addr)) {
+                        p.push(
+                            "listen",
+                            format!("{addr} overlaps listeners[{j}]'s address {other}"),
+                        );
+                    }
+                    if let Some(a) = admin.filter(|a| overlap(*a, addr)) {
+                        p.push(
+                            "listen",
+                            format!("{addr} overlaps the admin listener's address {a}"),
+                        );
+                    }
+                }
+            });
+        }
+        for (i, f) in self.faults.declared.iter().enumerate() {
+            p.at(&format!("faults.declared[{i}].match"), |p| {
+                self.check_fault_targets(p, &f.matches)
+            });
+        }
+    }
+
+    /// Every problem of `spec`, a fault to add at runtime: its own, and
+    /// routes or clusters it names that this config does not have.
+    pub fn fault_problems(&self, spec: &crate::fault::FaultSpec) -> Vec<(String, String)> {
+        let mut p = Problems::default();
+        spec.check(&mut p, Some(&self.faults));
+        p.at("match", |p| self.check_fault_targets(p, &spec.matches));
+        p.into_list()
+    }
+
+    fn check_fault_targets(&self, p: &mut Problems, m: &crate::fault::FaultMatch) {
+        if let Some(r) = &m.route {
+            p.check(
+                self.listeners
+                    .iter()
+                    .any(|l| l.routes.iter().any(|x| &x.name == r)),
+                "route",
+                || format!("no route is named `{r}`"),
+            );
+        }
+        if let Some(c) = &m.cluster {
+            match self.clusters.iter().find(|x| &x.name == c) {
+                None => p.push("cluster", format!("no cluster is named `{c}`")),
+                Some(cluster) => {
+                    if let Some(e) = &m.endpoint {
+                        p.check(
+                            cluster.endpoints.is_empty()
+                                || cluster.endpoints.iter().any(|x| &x.address == e),
+                            "endpoint",
+                            || format!("cluster `{c}` has no endpoint `{e}`"),
+                        );
+                    }
+                }
+            }
         }
     }
 }

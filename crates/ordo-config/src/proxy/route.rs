@@ -164,20 +164,24 @@ impl RouteMatch {
             }
         }
         for (i, h) in self.headers.iter().enumerate() {
-            p.at(&format!("headers[{i}]"), |p| {
-                p.check(super::policy::http_token(&h.name), "name", || {
-                    format!("`{}` is not a header name", h.name)
-                });
-                let given = usize::from(h.exact.is_some())
-                    + usize::from(h.regex.is_some())
-                    + usize::from(h.present.is_some());
-                p.check(given == 1, "", || {
-                    "give exactly one of `exact`, `regex`, `present`".to_owned()
-                });
-                if let Some(r) = &h.regex {
-                    check_regex(p, "regex", r);
-                }
-            });
+            p.at(&format!("headers[{i}]"), |p| h.check(p));
+        }
+    }
+}
+
+impl HeaderMatch {
+    pub(crate) fn check(&self, p: &mut Problems) {
+        p.check(super::policy::http_token(&self.name), "name", || {
+            format!("`{}` is not a header name", self.name)
+        });
+        let given = usize::from(self.exact.is_some())
+            + usize::from(self.regex.is_some())
+            + usize::from(self.present.is_some());
+        p.check(given == 1, "", || {
+            "give exactly one of `exact`, `regex`, `present`".to_owned()
+        });
+        if let Some(r) = &self.regex {
+            check_regex(p, "regex", r);
         }
     }
 }
