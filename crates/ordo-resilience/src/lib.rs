@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bulkhead;
+pub mod chaos;
 pub mod circuit_breaker;
 pub mod classify;
 mod error;
 pub mod events;
 pub mod fallback;
+pub mod fit;
 pub mod hedge;
 pub mod instrument;
 pub mod limit;
