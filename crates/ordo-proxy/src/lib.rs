@@ -15,6 +15,7 @@
 
 mod admin;
 pub mod cluster;
+mod fault;
 pub mod http;
 pub mod metrics;
 mod policy;
@@ -23,8 +24,10 @@ mod reason;
 mod reload;
 mod route;
 mod runtime;
+mod tcp;
 mod upstream;
 
+pub use fault::FAULT_HEADER;
 pub use proxy::{Proxy, ProxyOptions};
 pub use reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
 pub use reload::spawn_reloader;

@@ -44,6 +44,11 @@ pub const CONNECTIONS: &str = "ordo_proxy_downstream_connections";
 pub const UPSTREAM_CONNECTIONS: &str = "ordo_proxy_upstream_connections_opened";
 /// Upstream connections open now (in use or idle in the pool), by cluster.
 pub const UPSTREAM_OPEN: &str = "ordo_proxy_upstream_connections_open";
+/// Faults injected, by fault id and kind (`delay`, `abort`, `reset`,
+/// `grpc`, `hang`, `bandwidth`); exposed as `ordo_faults_injected_total`.
+pub const FAULTS_INJECTED: &str = "ordo_faults_injected";
+/// Faults active now (declared and added).
+pub const FAULTS_ACTIVE: &str = "ordo_faults_active";
 
 /// Labels of a route's series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -115,6 +120,15 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+/// A fault's labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// The fault's id (`x-envoy-fault` for Envoy's request headers).
+    pub fault: String,
+    /// What it did.
+    pub kind: &'static str,
+}
+
 /// A single `listener` label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ListenerLabels {
@@ -156,6 +170,8 @@ pub struct ProxyMetrics {
     pub(crate) connections: Family<ListenerLabels, Gauge>,
     pub(crate) upstream_connections: Family<ClusterLabels, Counter>,
     pub(crate) upstream_open: Family<ClusterLabels, Gauge>,
+    pub(crate) faults_injected: Family<FaultLabels, Counter>,
+    pub(crate) faults_active: Gauge,
 }
 
 impl ProxyMetrics {
@@ -179,6 +195,8 @@ impl ProxyMetrics {
             connections: Family::default(),
             upstream_connections: Family::default(),
             upstream_open: Family::default(),
+            faults_injected: Family::default(),
+            faults_active: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -252,6 +270,16 @@ impl ProxyMetrics {
             UPSTREAM_OPEN,
             "Upstream connections open now, in use or idle, by cluster",
             m.upstream_open.clone(),
+        );
+        registry.register(
+            FAULTS_INJECTED,
+            "Faults injected, by fault and kind",
+            m.faults_injected.clone(),
+        );
+        registry.register(
+            FAULTS_ACTIVE,
+            "Faults active now, declared and added",
+            m.faults_active.clone(),
         );
         Arc::new(ProxyMetrics { registry, ..m })
     }

@@ -14,9 +14,11 @@ use tokio::sync::Mutex;
 
 use crate::admin::{self, AdminTask};
 use crate::cluster::EndpointSource;
+use crate::fault::Faults;
 use crate::http::{ListenerTask, Shared, bind_listener, start_listener};
 use crate::metrics::{ProxyMetrics, ResultLabels};
 use crate::runtime::Runtime;
+use crate::tcp::TcpProxies;
 
 /// How to start a proxy, beyond its config file.
 #[derive(Debug, Default, Clone)]
@@ -38,6 +40,16 @@ pub struct Proxy {
     listeners: Mutex<Vec<ListenerTask>>,
     admin: Mutex<Option<AdminTask>>,
     ready: Arc<AtomicBool>,
+    /// Reverts faults as their expiry or lease passes.
+    sweeper: tokio::task::JoinHandle<()>,
+    /// TCP proxies with toxics.
+    tcp: Arc<TcpProxies>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
 }
 
 impl Proxy {
@@ -49,7 +61,12 @@ impl Proxy {
     ) -> Result<Arc<Proxy>, ConfigErrors> {
         let metrics = ProxyMetrics::new();
         let runtime = Runtime::build(&doc, None, &options.sources, &metrics)?;
-        let shared = Arc::new(Shared::new(runtime, metrics));
+        let faults = Faults::new(&metrics);
+        faults
+            .configure(&doc.config.faults)
+            .map_err(|p| doc.issues(p))?;
+        let sweeper = faults.spawn_sweeper();
+        let shared = Arc::new(Shared::new(runtime, metrics, faults));
         let base = base_dir(&options);
         let mut listeners = Vec::new();
         for (i, l) in doc.config.listeners.iter().enumerate() {
@@ -63,13 +80,23 @@ impl Proxy {
                 }
             }
         }
+        let tcp = Arc::new(TcpProxies::default());
+        let problems = tcp.apply_config(&[], &doc.config.tcp_proxies).await;
+        if !problems.is_empty() {
+            for t in &listeners {
+                t.stop();
+            }
+            return Err(doc.issues(problems));
+        }
         let ready = Arc::new(AtomicBool::new(true));
         let proxy = Arc::new(Proxy {
+            tcp,
             shared,
             options,
             listeners: Mutex::new(listeners),
             admin: Mutex::new(None),
             ready,
+            sweeper,
         });
         if let Some(a) = &doc.config.admin {
             match admin::start(&a.address, proxy.clone()).await {
@@ -88,6 +115,9 @@ impl Proxy {
     pub fn check(doc: &Document<ProxyConfig>, options: &ProxyOptions) -> Result<(), ConfigErrors> {
         let metrics = ProxyMetrics::new();
         Runtime::build(doc, None, &options.sources, &metrics)?;
+        Faults::new(&metrics)
+            .configure(&doc.config.faults)
+            .map_err(|p| doc.issues(p))?;
         let base = base_dir(options);
         let problems: Vec<(String, String)> = doc
             .config
@@ -130,6 +160,16 @@ impl Proxy {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<ProxyMetrics> {
         &self.shared.metrics
+    }
+
+    /// The active faults.
+    pub(crate) fn faults(&self) -> &Arc<Faults> {
+        &self.shared.faults
+    }
+
+    /// The TCP proxies.
+    pub(crate) fn tcp(&self) -> &Arc<TcpProxies> {
+        &self.tcp
     }
 
     /// Whether the proxy takes new requests (false while draining).
@@ -219,6 +259,26 @@ impl Proxy {
                 Err(e) => return Err(fail(&started, i, e)),
             }
         }
+        if let Err(problems) = self.shared.faults.configure(&doc.config.faults) {
+            for t in &started {
+                t.stop();
+            }
+            return Err(doc.issues(problems));
+        }
+        let tcp_problems = self
+            .tcp
+            .apply_config(&old.config.tcp_proxies, &doc.config.tcp_proxies)
+            .await;
+        if !tcp_problems.is_empty() {
+            tracing::error!(
+                "TCP proxies not all applied: {}",
+                tcp_problems
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
         self.shared.runtime.store(Arc::new(runtime));
         for (j, config, tls) in handovers {
             match listeners[j].hand_over().await {
@@ -292,6 +352,9 @@ impl Proxy {
         };
         if tokio::time::timeout(deadline, all).await.is_err() {
             tracing::warn!("drain deadline passed with requests in flight");
+        }
+        for name in self.tcp.list().await.into_keys() {
+            let _ = self.tcp.delete(&name).await;
         }
         if let Some(a) = self.admin.lock().await.take() {
             a.stop();

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderName, Method};
-use ordo_config::proxy::{PathMatch, RouteConfig};
+use http::{HeaderMap, HeaderName, Method};
+use ordo_config::proxy::{HeaderMatch, PathMatch, RouteConfig};
 use ordo_resilience::Rng;
 use ordo_resilience::metrics::AtomicHistogram;
 use prometheus_client::metrics::counter::Counter;
@@ -34,6 +34,41 @@ enum HeaderCond {
     Exact(String),
     Regex(Regex),
     Present(bool),
+}
+
+/// A compiled condition on one request header (routes' and faults').
+#[derive(Debug)]
+pub(crate) struct HeaderMatcher {
+    name: HeaderName,
+    cond: HeaderCond,
+}
+
+impl HeaderMatcher {
+    /// Compiles `h`; errors name the field under the matcher.
+    pub(crate) fn compile(h: &HeaderMatch) -> Result<HeaderMatcher, (&'static str, String)> {
+        let name = HeaderName::try_from(h.name.as_str()).map_err(|e| ("name", e.to_string()))?;
+        let cond = if let Some(v) = &h.exact {
+            HeaderCond::Exact(v.clone())
+        } else if let Some(r) = &h.regex {
+            HeaderCond::Regex(anchored(r).map_err(|e| ("regex", e))?)
+        } else {
+            HeaderCond::Present(h.present.unwrap_or(true))
+        };
+        Ok(HeaderMatcher { name, cond })
+    }
+
+    /// Whether `headers` meet the condition.
+    #[inline]
+    pub(crate) fn matches(&self, headers: &HeaderMap) -> bool {
+        let v = headers.get(&self.name);
+        match &self.cond {
+            HeaderCond::Present(p) => v.is_some() == *p,
+            HeaderCond::Exact(e) => v.is_some_and(|v| v.as_bytes() == e.as_bytes()),
+            HeaderCond::Regex(r) => v
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| r.is_match(v)),
+        }
+    }
 }
 
 /// Where a route sends requests.
@@ -69,7 +104,7 @@ pub struct Route {
     host: Option<HostMatch>,
     path: Option<PathMatcher>,
     methods: Vec<Method>,
-    headers: Vec<(HeaderName, HeaderCond)>,
+    headers: Vec<HeaderMatcher>,
     pub(crate) target: Target,
     pub(crate) policy: Policy,
     pub(crate) by_class: [Counter; 5],
@@ -115,17 +150,10 @@ impl Route {
         }
         let mut headers = Vec::new();
         for (i, h) in m.headers.iter().enumerate() {
-            let field = |f: &str| format!("match.headers[{i}].{f}");
-            let name = HeaderName::try_from(h.name.as_str())
-                .map_err(|e| (field("name"), e.to_string()))?;
-            let cond = if let Some(v) = &h.exact {
-                HeaderCond::Exact(v.clone())
-            } else if let Some(r) = &h.regex {
-                HeaderCond::Regex(anchored(r).map_err(|e| (field("regex"), e))?)
-            } else {
-                HeaderCond::Present(h.present.unwrap_or(true))
-            };
-            headers.push((name, cond));
+            headers.push(
+                HeaderMatcher::compile(h)
+                    .map_err(|(f, e)| (format!("match.headers[{i}].{f}"), e))?,
+            );
         }
         let target = match &c.cluster {
             Some(name) => Target::One(cluster(name).ok_or_else(|| {
@@ -230,16 +258,7 @@ impl Route {
                 return false;
             }
         }
-        self.headers.iter().all(|(name, cond)| {
-            let v = req.headers.get(name);
-            match cond {
-                HeaderCond::Present(p) => v.is_some() == *p,
-                HeaderCond::Exact(e) => v.is_some_and(|v| v.as_bytes() == e.as_bytes()),
-                HeaderCond::Regex(r) => v
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| r.is_match(v)),
-            }
-        })
+        self.headers.iter().all(|h| h.matches(&req.headers))
     }
 }
 

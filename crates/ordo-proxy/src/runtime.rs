@@ -20,6 +20,8 @@ pub(crate) struct ListenerRoutes {
     pub(crate) routes: Vec<Route>,
     pub(crate) access_log: bool,
     pub(crate) max_request_body: Option<u64>,
+    /// Honour Envoy's fault headers.
+    pub(crate) envoy_faults: bool,
 }
 
 impl ListenerRoutes {
@@ -97,6 +99,7 @@ impl Runtime {
                 routes,
                 access_log: config.access_log,
                 max_request_body: l.max_request_body,
+                envoy_faults: l.fault_headers == Some(ordo_config::proxy::FaultHeaders::Envoy),
             });
         }
         if !problems.is_empty() {

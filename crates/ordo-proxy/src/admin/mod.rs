@@ -1,5 +1,9 @@
 //! The admin endpoint, on its own address: `/ready`, `/live`, `/metrics`,
-//! `/config`, `/clusters`.
+//! `/config`, `/clusters`, the fault API under `/faults` (`faults.rs`), and
+//! Toxiproxy's API over the TCP proxies (`toxiproxy.rs`).
+
+mod faults;
+mod toxiproxy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +45,8 @@ pub(crate) async fn start(address: &str, proxy: Arc<Proxy>) -> Result<AdminTask,
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/clusters", get(clusters))
+        .merge(faults::routes())
+        .merge(toxiproxy::routes())
         .with_state(Arc::downgrade(&proxy));
     let (stop, mut stopped) = watch::channel(false);
     tokio::spawn(async move {
@@ -53,9 +59,9 @@ pub(crate) async fn start(address: &str, proxy: Arc<Proxy>) -> Result<AdminTask,
     Ok(AdminTask { local, stop })
 }
 
-type Proxied = State<std::sync::Weak<Proxy>>;
+pub(super) type Proxied = State<std::sync::Weak<Proxy>>;
 
-fn gone() -> Response {
+pub(super) fn gone() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
 }
 

@@ -16,6 +16,7 @@ use pin_project_lite::pin_project;
 
 use crate::cluster::InFlight;
 use crate::upstream::UpstreamBody;
+use ordo_fault::Throttled;
 
 pin_project! {
     /// The body sent upstream.
@@ -145,6 +146,10 @@ pin_project! {
             inner: Incoming,
             hold: Hold,
         },
+        /// A body slowed down by a bandwidth fault.
+        Throttled {
+            inner: Pin<Box<Throttled<ResponseBody>>>,
+        },
     }
 }
 
@@ -153,6 +158,8 @@ pin_project! {
 pub(crate) enum Received {
     Http1(UpstreamBody),
     Http2(Incoming),
+    /// A whole body made by a fault.
+    Full(Bytes),
 }
 
 impl ResponseBody {
@@ -169,6 +176,14 @@ impl ResponseBody {
         match received {
             Received::Http1(inner) => ResponseBody::Http1 { inner, hold },
             Received::Http2(inner) => ResponseBody::Http2 { inner, hold },
+            Received::Full(data) => ResponseBody::full(data),
+        }
+    }
+
+    /// `body`, sent at no more than `bytes_per_second`.
+    pub(crate) fn throttled(body: ResponseBody, bytes_per_second: u64) -> Self {
+        ResponseBody::Throttled {
+            inner: Box::pin(Throttled::new(body, bytes_per_second)),
         }
     }
 }
@@ -201,6 +216,7 @@ impl Body for ResponseBody {
                 release(&polled, hold);
                 polled
             }
+            ResponseBodyProj::Throttled { inner } => inner.as_mut().poll_frame(cx),
         }
     }
 
@@ -209,6 +225,7 @@ impl Body for ResponseBody {
             ResponseBody::Full { data } => data.is_none(),
             ResponseBody::Http1 { inner, .. } => inner.is_end_stream(),
             ResponseBody::Http2 { inner, .. } => inner.is_end_stream(),
+            ResponseBody::Throttled { inner } => inner.is_end_stream(),
         }
     }
 
@@ -219,6 +236,7 @@ impl Body for ResponseBody {
             }
             ResponseBody::Http1 { inner, .. } => inner.size_hint(),
             ResponseBody::Http2 { inner, .. } => inner.size_hint(),
+            ResponseBody::Throttled { inner } => inner.size_hint(),
         }
     }
 }

@@ -33,6 +33,7 @@ use super::headers::{self, REQUEST_ID};
 use crate::cluster::{
     AttemptResult, Cluster, Endpoint, InFlight, Tried, UpstreamClient, hash_bytes,
 };
+use crate::fault::{Abort, FAULT_HEADER, Faults, Injection, Kind, RequestFaults};
 use crate::metrics::{ProxyMetrics, ReasonLabels};
 use crate::policy::{Fallback, RetryOn};
 use crate::reason::{FALLBACK_HEADER, REASON_HEADER, Reason};
@@ -41,19 +42,23 @@ use crate::runtime::Runtime;
 use crate::upstream::{RequestHead, SendError, Upgraded};
 
 const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
 
 /// State shared by every connection of every listener.
 #[derive(Debug)]
 pub struct Shared {
     pub(crate) runtime: ArcSwap<Runtime>,
     pub(crate) metrics: Arc<ProxyMetrics>,
+    pub(crate) faults: Arc<Faults>,
     generated: [Counter; Reason::ALL.len()],
     rng: Rng,
 }
 
 impl Shared {
-    pub(crate) fn new(runtime: Runtime, metrics: Arc<ProxyMetrics>) -> Self {
+    pub(crate) fn new(runtime: Runtime, metrics: Arc<ProxyMetrics>, faults: Arc<Faults>) -> Self {
         Shared {
+            faults,
             runtime: ArcSwap::from_pointee(runtime),
             generated: Reason::ALL.map(|r| {
                 metrics
@@ -123,6 +128,7 @@ pub(crate) async fn handle(
         parts,
         body,
         listener.max_request_body,
+        listener.envoy_faults,
     )
     .await;
     let status = resp.status();
@@ -162,6 +168,8 @@ struct Info {
     reason: Option<Reason>,
     /// When the upstream's response head arrived, if one is passed on.
     answered: Option<Instant>,
+    /// The fault that held the attempt whose result stands.
+    fault: Option<Injection>,
 }
 
 /// Why the attempts ended without a response to pass on.
@@ -170,6 +178,7 @@ enum Failed {
     Attempt(AttemptResult),
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     start: Instant,
     shared: &Shared,
@@ -178,6 +187,7 @@ async fn forward(
     mut parts: Parts,
     body: Incoming,
     max_body: Option<u64>,
+    envoy_faults: bool,
 ) -> (Response<ResponseBody>, Info) {
     let policy = &route.policy;
     let mut info = Info::default();
@@ -255,6 +265,14 @@ async fn forward(
     };
     let idempotent = retry.non_idempotent || is_idempotent(&parts.method);
     let cluster = route.target.pick();
+    let mut faults = RequestFaults::for_request(
+        &shared.faults,
+        route.name(),
+        cluster.name(),
+        &parts.headers,
+        envoy_faults,
+        start,
+    );
     let hash = cluster
         .hash_header()
         .and_then(|h| parts.headers.get(h))
@@ -280,12 +298,59 @@ async fn forward(
         tripped.as_deref(),
         deadline,
         unwaited.then_some(start),
+        faults.as_mut().map(|f| (&*shared.faults, f)),
     );
     // Every wait inside ends by the route's deadline: each attempt's own
     // timeout is at most it, and backoff stops at it.
     let result = attempts.await;
 
     // respond
+    // A fault that must not touch shared state leaves the route's circuit
+    // and concurrency limit as they were.
+    let unrecorded = info.fault.as_ref().is_some_and(|f| !f.record);
+    let (circuit, limit) = if unrecorded {
+        if let Some(p) = circuit {
+            p.record(Outcome::Ignored);
+        }
+        if let Some(p) = limit {
+            p.ignore();
+        }
+        (None, None)
+    } else {
+        (circuit, limit)
+    };
+    let (resp, info) = respond(
+        shared,
+        route,
+        result,
+        circuit,
+        limit,
+        tripped,
+        upgrade,
+        on_client_upgrade,
+        info,
+    );
+    match &info.fault {
+        Some(f) => (with_fault(resp, f), info),
+        None => (resp, info),
+    }
+}
+
+/// The answer: the upstream's response (or the fault's), ordo's own, or
+/// the route's fallback; the route's circuit and limit told the outcome.
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    shared: &Shared,
+    route: &Route,
+    result: Result<Response<ResponseBody>, Failed>,
+    circuit: Option<ordo_resilience::circuit_breaker::CallPermit<'_>>,
+    limit: Option<ordo_resilience::limit::LimitPermit>,
+    tripped: Option<Arc<AtomicBool>>,
+    upgrade: bool,
+    on_client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    mut info: Info,
+) -> (Response<ResponseBody>, Info) {
+    let policy = &route.policy;
     match result {
         Ok(resp) => {
             let status = resp.status();
@@ -460,6 +525,7 @@ async fn attempts(
     body_tripped: Option<&AtomicBool>,
     deadline: Instant,
     mut first_sent: Option<Instant>,
+    mut faults: Option<(&Faults, &mut RequestFaults)>,
 ) -> Result<Response<ResponseBody>, Failed> {
     let policy = &route.policy;
     let retry = &policy.retry;
@@ -519,6 +585,9 @@ async fn attempts(
             None => body.take().expect("a body remains while attempts remain"),
         };
         let in_flight = endpoint.start();
+        let injection = faults
+            .as_mut()
+            .and_then(|(all, f)| f.for_attempt(all, endpoint.address(), sent));
         let call = send(
             cluster,
             &endpoint,
@@ -528,6 +597,11 @@ async fn attempts(
             idempotent,
             upgrade,
             sent,
+        );
+        let call = inject(
+            injection.as_ref(),
+            faults.as_ref().map(|(all, _)| *all),
+            call,
         );
         let attempt_deadline = match policy.per_try_timeout {
             Some(t) => sent.checked_add(t).map_or(deadline, |d| d.min(deadline)),
@@ -550,15 +624,22 @@ async fn attempts(
             }
             (r, _) => r,
         };
-        cluster.record(&endpoint, result, rtt, done);
+        // A fault that must not touch shared state: the endpoint's
+        // counters, balancer, outlier detection and circuit never see it.
+        let recorded = injection.as_ref().is_none_or(|f| f.record);
+        if recorded {
+            cluster.record(&endpoint, result, rtt, done);
+        }
         if let Some(p) = permit {
             let outcome = match result {
+                _ if !recorded => Outcome::Ignored,
                 AttemptResult::Cancelled => Outcome::Ignored,
                 r if r.is_failure() => Outcome::Failure,
                 _ => Outcome::Success,
             };
             p.record_with_duration(outcome, rtt);
         }
+        info.fault = injection;
 
         let retry_wanted = match result {
             AttemptResult::ConnectFailure => retry.on.has(RetryOn::CONNECT),
@@ -628,6 +709,70 @@ fn finish(
             ))
         }
         None => Err(Failed::Attempt(result)),
+    }
+}
+
+/// Runs an attempt under the fault that holds it, if any: its delay
+/// first, then its abort in the upstream's place, or the real send.
+async fn inject<F>(
+    injection: Option<&Injection>,
+    faults: Option<&Faults>,
+    send: F,
+) -> Result<Response<Received>, AttemptResult>
+where
+    F: Future<Output = Result<Response<Received>, AttemptResult>>,
+{
+    let (Some(inj), Some(faults)) = (injection, faults) else {
+        return send.await;
+    };
+    inj.delay(faults).await;
+    match &inj.action.abort {
+        None => {}
+        Some(Abort::Hang) => inj.hang().await,
+        Some(Abort::Reset) => {
+            inj.counters.count(Kind::Reset);
+            return Err(AttemptResult::Reset);
+        }
+        Some(Abort::Status {
+            status,
+            headers,
+            body,
+        }) => {
+            inj.counters.count(Kind::Abort);
+            let mut resp = Response::new(Received::Full(body.clone()));
+            *resp.status_mut() = *status;
+            *resp.headers_mut() = headers.clone();
+            return Ok(resp);
+        }
+        Some(Abort::Grpc { code, message }) => {
+            inj.counters.count(Kind::Grpc);
+            // Trailers-only: the status in the headers, no body.
+            let mut resp = Response::new(Received::Full(Bytes::new()));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            h.insert(GRPC_STATUS, HeaderValue::from(*code));
+            if let Some(m) = message {
+                h.insert(GRPC_MESSAGE, m.clone());
+            }
+            return Ok(resp);
+        }
+    }
+    send.await
+}
+
+/// Marks a response a fault shaped, and slows its body down if the fault
+/// limits bandwidth.
+fn with_fault(mut resp: Response<ResponseBody>, f: &Injection) -> Response<ResponseBody> {
+    resp.headers_mut().insert(FAULT_HEADER, f.header_value());
+    match f.action.bandwidth {
+        Some(rate) => {
+            f.counters.count(Kind::Bandwidth);
+            resp.map(|b| ResponseBody::throttled(b, rate))
+        }
+        None => resp,
     }
 }
 

@@ -19,7 +19,7 @@ pub use ordo_test_support::upstream::{Behaviour, Upstream};
 /// A proxy under test.
 pub struct TestProxy {
     pub proxy: Arc<Proxy>,
-    /// The first listener's address.
+    /// The first listener's address (the admin's, when there is none).
     pub addr: SocketAddr,
     pub file: PathBuf,
 }
@@ -48,7 +48,7 @@ impl TestProxy {
         let file = temp_dir().join("proxy.yaml");
         std::fs::write(&file, yaml).expect("write config");
         let doc = ordo_config::load::<ProxyConfig>(&file)?;
-        let first = doc.config.listeners[0].name.clone();
+        let first = doc.config.listeners.first().map(|l| l.name.clone());
         let proxy = Proxy::start(
             doc,
             ProxyOptions {
@@ -57,10 +57,14 @@ impl TestProxy {
             },
         )
         .await?;
-        let addr = proxy
-            .listener_addr(&first)
-            .await
-            .expect("first listener bound");
+        // Without HTTP listeners (TCP proxies only), the admin address.
+        let addr = match first {
+            Some(name) => proxy
+                .listener_addr(&name)
+                .await
+                .expect("first listener bound"),
+            None => proxy.admin_addr().await.expect("an admin listener"),
+        };
         Ok(TestProxy { proxy, addr, file })
     }
 

@@ -1,0 +1,234 @@
+//! The fault API, on the admin listener:
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /faults` | every active fault, with its spec, expiry, lease and counts |
+//! | `POST /faults` | adds the fault in the JSON body (a fault spec): `201` and the fault, or `400` with every problem |
+//! | `GET /faults/{id}` | one fault |
+//! | `DELETE /faults/{id}` | removes it: `204`, or `404` |
+//! | `POST /faults/{id}/renew` | renews its lease: `200`, `404`, or `409` when it has none |
+//! | `DELETE /faults` | removes every fault, and every toxic of the TCP proxies (a halt): `200` and how many |
+//!
+//! Errors are JSON too: `{"error": "...", "problems": [{"field", "message"}]}`.
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Path};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use ordo_config::fault::FaultSpec;
+use ordo_fault::{AddError, LeaseInfo};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{Proxied, gone};
+use crate::fault::AddFaultError;
+use crate::proxy::Proxy;
+
+/// Largest fault spec accepted, in bytes.
+const MAX_BODY: usize = 256 * 1024;
+
+pub(super) fn routes() -> Router<std::sync::Weak<Proxy>> {
+    Router::new()
+        .route("/faults", get(list).post(add).delete(halt))
+        .route("/faults/{id}", get(one).delete(remove))
+        .route("/faults/{id}/renew", post(renew))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// A fault as the API shows it.
+#[derive(Debug, Serialize)]
+struct FaultView {
+    id: String,
+    spec: FaultSpec,
+    declared: bool,
+    age_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease_left_ms: Option<u64>,
+    active: u32,
+    injected: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    field: String,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<Problem>,
+}
+
+fn error(
+    status: StatusCode,
+    message: impl Into<String>,
+    problems: Vec<(String, String)>,
+) -> Response {
+    let body = ErrorBody {
+        error: message.into(),
+        problems: problems
+            .into_iter()
+            .map(|(field, message)| Problem { field, message })
+            .collect(),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+fn view(p: &Proxy, info: LeaseInfo) -> Option<FaultView> {
+    let lease = p.faults().leases.get(&info.id, Instant::now())?;
+    let mut spec = lease.value().spec.clone();
+    spec.id = Some(info.id.clone());
+    Some(FaultView {
+        id: info.id,
+        spec,
+        declared: info.declared,
+        age_ms: ms(info.age),
+        expires_in_ms: info.expires_in.map(ms),
+        lease_ms: info.lease.map(ms),
+        lease_left_ms: info.lease_left.map(ms),
+        active: info.active,
+        injected: info.injected,
+    })
+}
+
+async fn list(axum::extract::State(p): Proxied) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    let now = Instant::now();
+    let all: Vec<FaultView> = p
+        .faults()
+        .leases
+        .list(now)
+        .into_iter()
+        .filter_map(|i| view(&p, i))
+        .collect();
+    Json(all).into_response()
+}
+
+async fn one(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    match p
+        .faults()
+        .leases
+        .info(&id, Instant::now())
+        .and_then(|i| view(&p, i))
+    {
+        Some(v) => Json(v).into_response(),
+        None => not_found(&id),
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no active fault is named `{id}`"),
+        Vec::new(),
+    )
+}
+
+async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    let spec = match FaultSpec::from_json(&body) {
+        Ok(s) => s,
+        Err((field, message)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the body is not a fault spec",
+                vec![(field, message)],
+            );
+        }
+    };
+    let problems = p.runtime().config().fault_problems(&spec);
+    match p.faults().add(spec, problems) {
+        Ok(lease) => {
+            let id = lease.id().to_owned();
+            match p
+                .faults()
+                .leases
+                .info(&id, Instant::now())
+                .and_then(|i| view(&p, i))
+            {
+                Some(v) => (
+                    StatusCode::CREATED,
+                    [(header::LOCATION, format!("/faults/{id}"))],
+                    Json(v),
+                )
+                    .into_response(),
+                // Added and gone at once (a zero ttl cannot pass checks,
+                // but a halt can come in between).
+                None => not_found(&id),
+            }
+        }
+        Err(AddFaultError::Invalid(problems)) => error(
+            StatusCode::BAD_REQUEST,
+            "the fault spec is not valid",
+            problems,
+        ),
+        Err(AddFaultError::Refused(e @ AddError::Duplicate(_))) => {
+            error(StatusCode::CONFLICT, e.to_string(), Vec::new())
+        }
+        Err(AddFaultError::Refused(e @ AddError::TooMany(_))) => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{e} (faults.max_faults)"),
+            Vec::new(),
+        ),
+    }
+}
+
+async fn remove(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    if p.faults().remove(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found(&id)
+    }
+}
+
+async fn renew(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    match p.faults().leases.renew(&id, Instant::now()) {
+        Some(true) => match p
+            .faults()
+            .leases
+            .info(&id, Instant::now())
+            .and_then(|i| view(&p, i))
+        {
+            Some(v) => Json(v).into_response(),
+            None => not_found(&id),
+        },
+        Some(false) => error(
+            StatusCode::CONFLICT,
+            format!("fault `{id}` has no lease to renew (it ends at its ttl)"),
+            Vec::new(),
+        ),
+        None => not_found(&id),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Halted {
+    removed: usize,
+}
+
+async fn halt(axum::extract::State(p): Proxied) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    let faults = p.faults().halt();
+    let toxics = p.tcp().clear_toxics().await;
+    Json(Halted {
+        removed: faults + toxics,
+    })
+    .into_response()
+}
