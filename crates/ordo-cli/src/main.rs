@@ -13,8 +13,11 @@
 //! Each subcommand lives in its own module and arrives with the crate that
 //! implements it.
 
+mod admin_client;
+mod fault;
 mod logging;
 mod proxy;
+mod toxiproxy;
 
 use std::process::ExitCode;
 
@@ -26,7 +29,7 @@ use clap::{Parser, Subcommand};
 /// adaptive concurrency limits; inject failure on purpose; break things
 /// continuously; and ship safely. Today the policies ship as the
 /// ordo-resilience Rust library and in front of services in any language
-/// through `ordo proxy`.
+/// through `ordo proxy`, and `ordo fault` injects failure through it.
 //
 // `verbatim_doc_comment` prints the paragraph above as it is wrapped here:
 // clap wraps help text only with its `wrap_help` feature, which this crate
@@ -48,6 +51,11 @@ struct Cli {
 enum Command {
     /// Run the HTTP sidecar / edge proxy, or check its config.
     Proxy(proxy::ProxyArgs),
+    /// Inject failure into running proxies: add, list, renew, remove and
+    /// halt faults.
+    Fault(fault::FaultArgs),
+    /// Run a TCP fault proxy that speaks Toxiproxy's API.
+    Toxiproxy(toxiproxy::ToxiproxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,15 @@ fn main() -> ExitCode {
         }) => {
             logging::init();
             proxy::run(args)
+        }
+        Ok(Cli {
+            command: Command::Fault(args),
+        }) => fault::run(args),
+        Ok(Cli {
+            command: Command::Toxiproxy(args),
+        }) => {
+            logging::init();
+            toxiproxy::run(args)
         }
         // `--help` and `--version` arrive here too, with exit code 0.
         Err(e) => report(&e),

@@ -125,7 +125,7 @@ async fn serve(file: &Path, watch_ms: u64) -> ExitCode {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-async fn stopped() {
+pub(crate) async fn stopped() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
