@@ -1,5 +1,5 @@
 //! The admin endpoint, on its own address: `/ready`, `/live`, `/metrics`,
-//! `/config`, `/clusters`, the fault API under `/faults` (`faults.rs`), and
+//! `/config`, `/clusters`, `/listeners`, the fault API under `/faults` (`faults.rs`), and
 //! Toxiproxy's API over the TCP proxies (`toxiproxy.rs`).
 
 mod faults;
@@ -45,6 +45,7 @@ pub(crate) async fn start(address: &str, proxy: Arc<Proxy>) -> Result<AdminTask,
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/clusters", get(clusters))
+        .route("/listeners", get(listeners))
         .merge(faults::routes())
         .merge(toxiproxy::routes())
         .with_state(Arc::downgrade(&proxy));
@@ -140,6 +141,29 @@ async fn metrics(State(p): Proxied) -> Response {
 async fn config(State(p): Proxied) -> Response {
     let Some(p) = p.upgrade() else { return gone() };
     Json(p.runtime().config().clone()).into_response()
+}
+
+/// A listener as `/listeners` shows it: where it is bound (port 0 in the
+/// config is a port the kernel picked).
+#[derive(Debug, serde::Serialize)]
+struct ListenerView {
+    name: String,
+    address: Option<String>,
+    routes: usize,
+}
+
+async fn listeners(State(p): Proxied) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    let rt = p.runtime();
+    let mut out = Vec::new();
+    for l in &rt.config().listeners {
+        out.push(ListenerView {
+            name: l.name.clone(),
+            address: p.listener_addr(&l.name).await.map(|a| a.to_string()),
+            routes: l.routes.len(),
+        });
+    }
+    Json(out).into_response()
 }
 
 async fn clusters(State(p): Proxied) -> Response {

@@ -6,6 +6,7 @@
 mod support;
 
 mod bulkhead;
+mod chaos;
 mod circuit_breaker;
 mod fallback;
 mod hedge;

@@ -76,6 +76,11 @@ struct Args {
     /// Tokio worker threads.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
+    /// Act as a service with a dependency: send each request on to this
+    /// base URL (carrying its `x-ordo-fit` context) and answer with the
+    /// dependency's answer.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["delay_ms", "fail_ratio", "reset_ratio", "capacity"])]
+    forward: Option<String>,
 }
 
 impl Args {
@@ -88,6 +93,7 @@ impl Args {
             reset_ratio: self.reset_ratio,
             capacity: self.capacity,
             service_ms: self.service_ms,
+            forward: self.forward.clone(),
         }
     }
 }

@@ -59,6 +59,12 @@ pub enum Behaviour {
     },
     /// Several faults at once (see [`Profile`]).
     Profile(Profile),
+    /// A service with a dependency: each request is sent on as a `GET` of
+    /// this base URL plus the request's path and query, carrying the
+    /// request's FIT context (`x-ordo-fit`, through ordo-resilience's `fit`
+    /// layers) as a real service should, and answered with the
+    /// dependency's status and body (`502` when it cannot be reached).
+    Forward(String),
 }
 
 /// Several faults at once, applied in this order to each request: wait for a

@@ -64,6 +64,9 @@ pub struct BehaviourSpec {
     pub capacity: Option<usize>,
     /// Milliseconds each request holds its capacity slot. Needs `capacity`.
     pub service_ms: Option<u64>,
+    /// Send each request on to this base URL (a service with a dependency,
+    /// passing the FIT context); the other fields must be absent.
+    pub forward: Option<String>,
 }
 
 /// Why a [`BehaviourSpec`] was refused.
@@ -72,7 +75,7 @@ pub enum SpecError {
     /// The body is not a JSON spec.
     #[error(
         "expected a JSON object with any of delay_ms, fail_ratio, fail_status, \
-         reset_ratio, capacity, service_ms: {0}"
+         reset_ratio, capacity, service_ms, forward: {0}"
     )]
     Json(#[from] serde_json::Error),
     /// The fields parse but do not make sense together; every problem is listed.
@@ -111,8 +114,24 @@ impl BehaviourSpec {
             (None, Some(_)) => problems.push("service_ms needs capacity".to_owned()),
             _ => {}
         }
+        if let Some(url) = &self.forward {
+            if !url.starts_with("http://") || url.parse::<http::Uri>().is_err() {
+                problems.push(format!("forward must be an http:// URL, got {url:?}"));
+            }
+            if *self
+                != (Self {
+                    forward: self.forward.clone(),
+                    ..Self::default()
+                })
+            {
+                problems.push("forward goes alone, without fault fields".to_owned());
+            }
+        }
         if !problems.is_empty() {
             return Err(SpecError::Invalid(problems));
+        }
+        if let Some(url) = &self.forward {
+            return Ok(Behaviour::Forward(url.clone()));
         }
         if *self == Self::default() {
             return Ok(Behaviour::Ok);

@@ -153,8 +153,48 @@ async fn apply(
             ok(shared)
         }
         Behaviour::Profile(profile) => return apply_profile(shared, active, profile, kill).await,
+        Behaviour::Forward(base) => forward(shared, base, parts).await,
     };
     Ok(response)
+}
+
+/// Calls the dependency at `base` with the request's path, inside the
+/// request's FIT context, and answers with what it answered.
+async fn forward(shared: &Shared, base: &str, parts: &Parts) -> Response<UpstreamBody> {
+    use ordo_resilience::fit::{self, PropagateFitLayer};
+    use tower::{Layer, ServiceExt};
+
+    let target = format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let context = parts.headers.get(ordo_fault::fit::HEADER).cloned();
+    let client = PropagateFitLayer.layer(shared.client.clone());
+    let call = async move {
+        let req = Request::get(&target)
+            .body(http_body_util::Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let resp = client.oneshot(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    // The context is the incoming request's: what the handler calls while
+    // serving it carries the same scenarios.
+    match fit::scope(context, call).await {
+        Ok((status, body)) => reply(shared, status, UpstreamBody::full(body)),
+        Err(e) => reply(
+            shared,
+            StatusCode::BAD_GATEWAY,
+            UpstreamBody::full(format!("dependency failed: {e}\n")),
+        ),
+    }
 }
 
 /// The steps of a [`Profile`], in its documented order.

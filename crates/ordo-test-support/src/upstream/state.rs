@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) control: bool,
     /// Turns `true` (or closes) when the server shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The client a [`Behaviour::Forward`] calls its dependency with.
+    pub(crate) client: crate::client::TestClient,
     hits: AtomicU64,
     health_hits: AtomicU64,
     healthy: AtomicBool,
@@ -61,6 +63,7 @@ impl Shared {
             name: options.name,
             name_header,
             ok_body,
+            client: crate::client::http1_client(),
             record: options.record,
             control: options.control,
             shutdown,
