@@ -21,7 +21,7 @@ pub enum Delay {
 
 impl Delay {
     /// A delay drawn with `uniform`, a source of independent draws in
-    /// `[0, 1)`. Never negative, never more than [`MAX`].
+    /// `[0, 1)`. Never negative, never more than an hour.
     pub fn sample(&self, uniform: &mut impl FnMut() -> f64) -> Duration {
         let secs = match *self {
             Delay::Fixed(d) => return d.min(MAX),

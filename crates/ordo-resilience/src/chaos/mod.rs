@@ -23,7 +23,7 @@
 //! [`ChaosSwitch`] is on (it starts off unless given on), and, with
 //! [`ChaosLayer::scenario`], only inside a FIT context carrying that
 //! scenario ([`crate::fit`]). Times come from tokio's clock, randomness
-//! from a seedable [`Rng`], so tests are deterministic.
+//! from a seedable [`Rng`](crate::Rng), so tests are deterministic.
 //!
 //! # Example
 //!
