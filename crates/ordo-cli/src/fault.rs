@@ -115,7 +115,11 @@ fn attribute(s: &str) -> Result<(String, i64), String> {
 #[derive(Debug, Args)]
 struct AddArgs {
     /// Read the fault spec from this YAML or JSON file instead of flags.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["route", "cluster", "scenario", "delay", "abort", "reset", "hang", "grpc", "bandwidth"])]
+    /// (`--id`, `--ttl` and `--lease` may still override the file's.)
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "route", "cluster", "endpoint", "scenario", "headers", "percent", "delay", "abort",
+        "reset", "hang", "grpc", "bandwidth", "per", "record", "max_active",
+    ])]
     spec: Option<PathBuf>,
     /// The fault's id [default: one made up by the proxy].
     #[arg(long)]
@@ -250,6 +254,12 @@ impl AddArgs {
             let mut spec = doc.config;
             if self.id.is_some() {
                 spec.id.clone_from(&self.id);
+            }
+            if self.ttl.is_some() {
+                spec.ttl = self.ttl;
+            }
+            if self.lease.is_some() {
+                spec.lease = self.lease;
             }
             return Ok(spec);
         }
@@ -458,11 +468,11 @@ async fn add(client: &AdminClient, admins: &[String], args: &AddArgs) -> ExitCod
             }
         }
     }
-    match spec.lease {
+    let held = match spec.lease {
         Some(lease) if !ids.is_empty() => hold(client, &ids, lease.get()).await,
-        _ if failed => ExitCode::FAILURE,
         _ => ExitCode::SUCCESS,
-    }
+    };
+    if failed { ExitCode::FAILURE } else { held }
 }
 
 /// Renews the faults' leases every third of a lease until interrupted,
@@ -474,11 +484,21 @@ async fn hold(client: &AdminClient, ids: &BTreeMap<String, String>, lease: Durat
     tick.tick().await;
     let stop = crate::proxy::stopped();
     tokio::pin!(stop);
+    let renew_paths: Vec<(&String, String)> = ids
+        .iter()
+        .map(|(a, id)| (a, format!("/faults/{id}/renew")))
+        .collect();
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                for (a, id) in ids {
-                    match client.call(a, Method::POST, &format!("/faults/{id}/renew"), None).await {
+                // Every proxy at once: a slow one must not make the others'
+                // leases lapse.
+                let renewals = renew_paths
+                    .iter()
+                    .map(|(a, path)| client.call(a, Method::POST, path, None));
+                let results = futures_util::future::join_all(renewals).await;
+                for ((a, id), r) in ids.iter().zip(results) {
+                    match r {
                         Ok(ans) if ans.status.is_success() => {}
                         Ok(ans) => {
                             // Gone (expired, removed, halted): nothing to hold.

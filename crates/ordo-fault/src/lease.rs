@@ -262,7 +262,11 @@ impl<T> Leases<T> {
     ) -> Result<Arc<Lease<T>>, AddError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.list.load_full();
-        let live: Vec<_> = old.iter().filter(|l| l.is_live(now)).cloned().collect();
+        let (live, dead): (Vec<_>, Vec<_>) = old.iter().cloned().partition(|l| l.is_live(now));
+        // Expired ones leave the list here: whatever waits on them ends.
+        for l in &dead {
+            l.mark_removed();
+        }
         if live.iter().any(|l| *l.id == *new.id) {
             return Err(AddError::Duplicate(new.id));
         }

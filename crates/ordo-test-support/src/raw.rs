@@ -54,6 +54,9 @@ pub struct RawReply {
     pub before_body: bool,
     /// Close without writing anything (`bytes` is ignored).
     pub silent_close: bool,
+    /// Answer right after the head and never read the body (the
+    /// connection stays open until the peer closes it).
+    pub ignore_body: bool,
 }
 
 impl RawReply {
@@ -64,6 +67,7 @@ impl RawReply {
             after: After::KeepOpen,
             before_body: false,
             silent_close: false,
+            ignore_body: false,
         }
     }
 
@@ -87,6 +91,14 @@ impl RawReply {
     /// The same reply, written right after the request head.
     pub fn before_body(mut self) -> Self {
         self.before_body = true;
+        self
+    }
+
+    /// The same reply, written right after the request head; the body is
+    /// never read, and the connection stays open until the peer closes it
+    /// (an upstream that refuses an upload and stops reading).
+    pub fn ignoring_body(mut self) -> Self {
+        self.ignore_body = true;
         self
     }
 }
@@ -175,6 +187,17 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             .unwrap_or_else(|p| p.into_inner())
             .pop_front()
             .unwrap_or_else(|| RawReply::keep(DEFAULT_REPLY));
+        if reply.ignore_body {
+            let _ = stream.write_all(&reply.bytes).await;
+            state
+                .requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(buf[..head_end].to_vec());
+            // Hold the connection open, reading nothing, until the server
+            // stops.
+            std::future::pending::<()>().await;
+        }
         if reply.before_body && !reply.silent_close {
             let _ = stream.write_all(&reply.bytes).await;
         }

@@ -2,9 +2,10 @@
 //!
 //! When the request's cluster is known, every live fault whose scope takes
 //! the request (route, cluster, FIT scenario, headers) is a candidate. A
-//! `per: request` fault rolls its share once, and holds one of its
-//! `max_active` slots for the request's life; a `per: attempt` fault rolls
-//! at each attempt. At an attempt, the first candidate that takes the
+//! `per: request` fault rolls its share once, and from the first attempt it
+//! takes (its endpoint, if it names one) holds one of its `max_active`
+//! slots for the request's life; a `per: attempt` fault rolls at each
+//! attempt. At an attempt, the first candidate that takes the
 //! attempt's endpoint and is on applies; Envoy's request headers (on
 //! listeners that allow them) come last. A removed or expired fault stops
 //! applying at the next attempt.
@@ -22,7 +23,7 @@ use super::{Abort, Action, Counters, Fault, Faults, Kind};
 #[derive(Debug)]
 pub(crate) struct RequestFaults {
     candidates: Vec<Candidate>,
-    envoy: Option<Action>,
+    envoy: Option<Arc<EnvoyFault>>,
 }
 
 #[derive(Debug)]
@@ -33,24 +34,33 @@ struct Candidate {
 
 #[derive(Debug)]
 enum State {
-    /// Rolled once for the request and hit: every attempt it takes. (The
-    /// slot is held until the request ends.)
-    Held { _slot: ActiveGuard<Fault> },
+    /// Rolled once for the request and hit: every attempt it takes. Its
+    /// slot is taken at the first attempt it takes (an endpoint-scoped
+    /// fault may take none), and held until the request ends; `refused`
+    /// once all slots were taken then.
+    Held {
+        slot: Option<ActiveGuard<Fault>>,
+        refused: bool,
+    },
     /// Rolls at each attempt; slots taken are held to the request's end.
     PerAttempt(Vec<ActiveGuard<Fault>>),
 }
 
-/// A fault applied to one attempt.
+/// A fault applied to one attempt: a pointer to what it does (small, as it
+/// lives in every request's state).
 #[derive(Debug, Clone)]
-pub(crate) struct Injection {
-    /// The fault's id (`x-envoy-fault` for Envoy's headers).
-    pub(crate) id: Arc<str>,
-    pub(crate) action: Action,
-    /// Whether shared state records what the attempt comes to.
-    pub(crate) record: bool,
-    pub(crate) counters: Counters,
-    /// The fault, to end a delay or hang when it is removed.
-    lease: Option<Arc<Lease<Fault>>>,
+pub(crate) enum Injection {
+    /// A fault of the proxy's (declared or added).
+    Fault(Arc<Lease<Fault>>),
+    /// Envoy's request headers.
+    Envoy(Arc<EnvoyFault>),
+}
+
+/// What a request's Envoy fault headers asked for.
+#[derive(Debug)]
+pub(crate) struct EnvoyFault {
+    action: Action,
+    counters: Counters,
 }
 
 impl RequestFaults {
@@ -65,7 +75,12 @@ impl RequestFaults {
         now: Instant,
     ) -> Option<RequestFaults> {
         let envoy = if envoy_headers {
-            envoy_action(faults, &envoy::read(headers))
+            envoy_action(faults, &envoy::read(headers)).map(|action| {
+                Arc::new(EnvoyFault {
+                    action,
+                    counters: faults.envoy_counters.clone(),
+                })
+            })
         } else {
             None
         };
@@ -81,14 +96,13 @@ impl RequestFaults {
             }
             let state = if fault.per_attempt {
                 State::PerAttempt(Vec::new())
+            } else if roll(faults, fault) {
+                State::Held {
+                    slot: None,
+                    refused: false,
+                }
             } else {
-                if !roll(faults, fault) {
-                    continue;
-                }
-                match lease.try_enter() {
-                    Some(g) => State::Held { _slot: g },
-                    None => continue,
-                }
+                continue;
             };
             candidates.push(Candidate {
                 lease: lease.clone(),
@@ -111,7 +125,18 @@ impl RequestFaults {
                 continue;
             }
             let on = match &mut c.state {
-                State::Held { .. } => true,
+                State::Held { refused: true, .. } => false,
+                State::Held { slot: Some(_), .. } => true,
+                State::Held { slot, refused } => match c.lease.try_enter() {
+                    Some(g) => {
+                        *slot = Some(g);
+                        true
+                    }
+                    None => {
+                        *refused = true;
+                        false
+                    }
+                },
                 State::PerAttempt(slots) => {
                     roll(faults, fault)
                         && match c.lease.try_enter() {
@@ -124,22 +149,10 @@ impl RequestFaults {
                 }
             };
             if on {
-                return Some(Injection {
-                    id: c.lease.id_arc(),
-                    action: fault.action.clone(),
-                    record: fault.record,
-                    counters: fault.counters.clone(),
-                    lease: Some(c.lease.clone()),
-                });
+                return Some(Injection::Fault(c.lease.clone()));
             }
         }
-        self.envoy.as_ref().map(|action| Injection {
-            id: Arc::from("x-envoy-fault"),
-            action: action.clone(),
-            record: false,
-            counters: faults.envoy_counters.clone(),
-            lease: None,
-        })
+        self.envoy.clone().map(Injection::Envoy)
     }
 }
 
@@ -177,35 +190,65 @@ fn envoy_action(faults: &Faults, h: &HeaderFaults) -> Option<Action> {
 }
 
 impl Injection {
+    /// What it does.
+    pub(crate) fn action(&self) -> &Action {
+        match self {
+            Injection::Fault(l) => &l.value().action,
+            Injection::Envoy(e) => &e.action,
+        }
+    }
+
+    /// Whether shared state records what the attempt comes to.
+    pub(crate) fn record(&self) -> bool {
+        match self {
+            Injection::Fault(l) => l.value().record,
+            Injection::Envoy(_) => false,
+        }
+    }
+
+    /// Its injection counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        match self {
+            Injection::Fault(l) => &l.value().counters,
+            Injection::Envoy(e) => &e.counters,
+        }
+    }
+
     /// Waits out the fault's delay (cut short if the fault is removed),
     /// and counts it.
     pub(crate) async fn delay(&self, faults: &Faults) {
-        let Some(d) = self.action.delay else { return };
+        let Some(d) = self.action().delay else { return };
         let wait = d.sample(&mut || faults.rng.next_f64());
-        self.counters.count(Kind::Delay);
-        match &self.lease {
-            Some(lease) => {
+        self.counters().count(Kind::Delay);
+        match self {
+            Injection::Fault(lease) => {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = lease.removed() => {}
                 }
             }
-            None => tokio::time::sleep(wait).await,
+            Injection::Envoy(_) => tokio::time::sleep(wait).await,
         }
     }
 
     /// Never returns while the fault stands (a hang); returns once it is
     /// removed, so the attempt goes on to the upstream.
     pub(crate) async fn hang(&self) {
-        self.counters.count(Kind::Hang);
-        match &self.lease {
-            Some(lease) => lease.removed().await,
-            None => std::future::pending().await,
+        self.counters().count(Kind::Hang);
+        match self {
+            Injection::Fault(lease) => lease.removed().await,
+            Injection::Envoy(_) => std::future::pending().await,
         }
     }
 
-    /// The `x-ordo-fault` value naming the fault.
+    /// The `x-ordo-fault` value naming the fault (`x-envoy-fault` for
+    /// Envoy's headers).
     pub(crate) fn header_value(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.id).unwrap_or(HeaderValue::from_static("fault"))
+        match self {
+            Injection::Fault(l) => {
+                HeaderValue::from_str(l.id()).unwrap_or(HeaderValue::from_static("fault"))
+            }
+            Injection::Envoy(_) => HeaderValue::from_static("x-envoy-fault"),
+        }
     }
 }

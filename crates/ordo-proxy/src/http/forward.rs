@@ -307,7 +307,7 @@ async fn forward(
     // respond
     // A fault that must not touch shared state leaves the route's circuit
     // and concurrency limit as they were.
-    let unrecorded = info.fault.as_ref().is_some_and(|f| !f.record);
+    let unrecorded = info.fault.as_ref().is_some_and(|f| !f.record());
     let (circuit, limit) = if unrecorded {
         if let Some(p) = circuit {
             p.record(Outcome::Ignored);
@@ -588,21 +588,29 @@ async fn attempts(
         let injection = faults
             .as_mut()
             .and_then(|(all, f)| f.for_attempt(all, endpoint.address(), sent));
-        let call = send(
-            cluster,
-            &endpoint,
-            parts,
-            this_body,
-            final_attempt,
-            idempotent,
-            upgrade,
-            sent,
-        );
-        let call = inject(
-            injection.as_ref(),
-            faults.as_ref().map(|(all, _)| *all),
-            call,
-        );
+        let all_faults = faults.as_ref().map(|(all, _)| *all);
+        let injected = injection.as_ref();
+        let (endpoint_ref, parts_ref) = (&endpoint, &mut *parts);
+        // The fault's part runs before the send is even made, so the two
+        // never share the request's state (it stays small).
+        let call = async move {
+            if let (Some(inj), Some(all)) = (injected, all_faults)
+                && let Some(answer) = inject(inj, all).await
+            {
+                return answer;
+            }
+            send(
+                cluster,
+                endpoint_ref,
+                parts_ref,
+                this_body,
+                final_attempt,
+                idempotent,
+                upgrade,
+                sent,
+            )
+            .await
+        };
         let attempt_deadline = match policy.per_try_timeout {
             Some(t) => sent.checked_add(t).map_or(deadline, |d| d.min(deadline)),
             None => deadline,
@@ -626,7 +634,7 @@ async fn attempts(
         };
         // A fault that must not touch shared state: the endpoint's
         // counters, balancer, outlier detection and circuit never see it.
-        let recorded = injection.as_ref().is_none_or(|f| f.record);
+        let recorded = injection.as_ref().is_none_or(Injection::record);
         if recorded {
             cluster.record(&endpoint, result, rtt, done);
         }
@@ -653,7 +661,14 @@ async fn attempts(
         // No retry once the route's deadline has passed: there is no time
         // left for it.
         if retry_wanted && !last && body.is_some() && done < deadline {
-            if retry.budget.as_ref().is_none_or(|b| b.try_withdraw()) {
+            // A retry of a failure that shared state must not see is held
+            // to the budget but does not spend it: other requests share it.
+            let allowed = match &retry.budget {
+                None => true,
+                Some(b) if !recorded => b.balance() >= 1.0,
+                Some(b) => b.try_withdraw(),
+            };
+            if allowed {
                 route.retries.inc();
                 previous = Some(Previous {
                     resp,
@@ -712,40 +727,37 @@ fn finish(
     }
 }
 
-/// Runs an attempt under the fault that holds it, if any: its delay
-/// first, then its abort in the upstream's place, or the real send.
-async fn inject<F>(
-    injection: Option<&Injection>,
-    faults: Option<&Faults>,
-    send: F,
-) -> Result<Response<Received>, AttemptResult>
-where
-    F: Future<Output = Result<Response<Received>, AttemptResult>>,
-{
-    let (Some(inj), Some(faults)) = (injection, faults) else {
-        return send.await;
-    };
+/// The fault's part of an attempt: its delay, then its answer in the
+/// upstream's place; `None` when the attempt goes on to the upstream (no
+/// abort, or a hang that ended because the fault was removed).
+async fn inject(
+    inj: &Injection,
+    faults: &Faults,
+) -> Option<Result<Response<Received>, AttemptResult>> {
     inj.delay(faults).await;
-    match &inj.action.abort {
-        None => {}
-        Some(Abort::Hang) => inj.hang().await,
+    match &inj.action().abort {
+        None => None,
+        Some(Abort::Hang) => {
+            inj.hang().await;
+            None
+        }
         Some(Abort::Reset) => {
-            inj.counters.count(Kind::Reset);
-            return Err(AttemptResult::Reset);
+            inj.counters().count(Kind::Reset);
+            Some(Err(AttemptResult::Reset))
         }
         Some(Abort::Status {
             status,
             headers,
             body,
         }) => {
-            inj.counters.count(Kind::Abort);
+            inj.counters().count(Kind::Abort);
             let mut resp = Response::new(Received::Full(body.clone()));
             *resp.status_mut() = *status;
             *resp.headers_mut() = headers.clone();
-            return Ok(resp);
+            Some(Ok(resp))
         }
         Some(Abort::Grpc { code, message }) => {
-            inj.counters.count(Kind::Grpc);
+            inj.counters().count(Kind::Grpc);
             // Trailers-only: the status in the headers, no body.
             let mut resp = Response::new(Received::Full(Bytes::new()));
             let h = resp.headers_mut();
@@ -757,19 +769,18 @@ where
             if let Some(m) = message {
                 h.insert(GRPC_MESSAGE, m.clone());
             }
-            return Ok(resp);
+            Some(Ok(resp))
         }
     }
-    send.await
 }
 
 /// Marks a response a fault shaped, and slows its body down if the fault
 /// limits bandwidth.
 fn with_fault(mut resp: Response<ResponseBody>, f: &Injection) -> Response<ResponseBody> {
     resp.headers_mut().insert(FAULT_HEADER, f.header_value());
-    match f.action.bandwidth {
+    match f.action().bandwidth {
         Some(rate) => {
-            f.counters.count(Kind::Bandwidth);
+            f.counters().count(Kind::Bandwidth);
             resp.map(|b| ResponseBody::throttled(b, rate))
         }
         None => resp,

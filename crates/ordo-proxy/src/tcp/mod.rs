@@ -84,8 +84,9 @@ struct TcpProxy {
     name: String,
     state: Mutex<State>,
     toxics: watch::Sender<Arc<Vec<Toxic>>>,
-    /// Turned on to close every connection (disable, delete).
-    kill: watch::Sender<bool>,
+    /// Bumped to close every connection opened before (disable, delete):
+    /// each connection remembers the generation it was opened in.
+    kill: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -135,7 +136,7 @@ impl TcpProxies {
                 accept: None,
             }),
             toxics: watch::Sender::new(Arc::new(toxics)),
-            kill: watch::Sender::new(false),
+            kill: watch::Sender::new(0),
         });
         if config.enabled {
             proxy.set_enabled(true, &self.rng).await?;
@@ -404,8 +405,11 @@ impl TcpProxy {
         if !on {
             if let Some(t) = s.accept.take() {
                 t.abort();
+                // Wait for the listener to be gone, so enabling again can
+                // bind the same port at once.
+                let _ = t.await;
             }
-            self.kill.send_replace(true);
+            self.kill.send_modify(|g| *g += 1);
             s.enabled = false;
             return Ok(());
         }
@@ -421,7 +425,6 @@ impl TcpProxy {
         if let Ok(bound) = listener.local_addr() {
             s.listen = bound.to_string();
         }
-        self.kill.send_replace(false);
         let upstream = s.upstream.clone();
         let me = Arc::downgrade(self);
         let rng = rng.clone();
@@ -436,11 +439,13 @@ impl TcpProxy {
                     }
                 };
                 let Some(proxy) = me.upgrade() else { return };
+                let kill = proxy.kill.subscribe();
+                let generation = *kill.borrow();
                 tokio::spawn(link(
                     client,
                     upstream.clone(),
                     proxy.toxics.subscribe(),
-                    proxy.kill.subscribe(),
+                    (kill, generation),
                     rng.clone(),
                 ));
             }
@@ -457,7 +462,7 @@ async fn link(
     client: TcpStream,
     upstream: String,
     toxics: watch::Receiver<Arc<Vec<Toxic>>>,
-    mut kill: watch::Receiver<bool>,
+    (mut kill, generation): (watch::Receiver<u64>, u64),
     rng: Arc<Rng>,
 ) {
     let server = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&upstream)).await {
@@ -495,6 +500,6 @@ async fn link(
     tokio::select! {
         _ = both => {}
         // Disabled or deleted: the pumps are dropped, closing both sides.
-        _ = kill.wait_for(|k| *k) => {}
+        _ = kill.wait_for(|g| *g != generation) => {}
     }
 }

@@ -59,9 +59,9 @@ impl Pump {
         let mut drawn: HashMap<u64, bool> = HashMap::new();
         let mut active = self.refresh(&mut drawn, &[]);
         let mut buf = vec![0u8; CHUNK];
-        let mut passed: u64 = 0;
-        // Bandwidth: bytes owed since the toxic began.
-        let mut metered: u64 = 0;
+        // Bytes passed since each toxic began to act (limit_data counts from
+        // then, as does the bandwidth toxic's schedule), by toxic serial.
+        let mut passed: HashMap<u64, u64> = HashMap::new();
         loop {
             let deadline = self.deadline(&active);
             // Already due (a reset or timeout of zero): before any data.
@@ -111,84 +111,35 @@ impl Pump {
             {
                 continue;
             }
+            passed.retain(|serial, _| active.iter().any(|a| a.toxic.serial == *serial));
             let mut chunk = &buf[..n];
             let mut exhausted = false;
-            if let Some(limit) = active.iter().find_map(|a| match a.toxic.effect {
-                Effect::LimitData { bytes } => Some(bytes),
+            if let Some((serial, limit)) = active.iter().find_map(|a| match a.toxic.effect {
+                Effect::LimitData { bytes } => Some((a.toxic.serial, bytes)),
                 _ => None,
             }) {
-                let left = limit.saturating_sub(passed);
+                let left = limit.saturating_sub(passed.get(&serial).copied().unwrap_or(0));
                 if (chunk.len() as u64) >= left {
                     chunk = &chunk[..left as usize];
                     exhausted = true;
                 }
             }
-            if self.deliver(chunk, &active, &mut metered).await.is_err() {
-                return self.end(Fate::Close);
+            // The other direction may decide the connection's fate while
+            // this one waits out a latency or writes.
+            let delivered = tokio::select! {
+                biased;
+                f = fate.wait_for(|f| *f != Fate::Running) => Err(f.map_or(Fate::Close, |f| *f)),
+                r = deliver(&mut self.dst, &self.rng, chunk, &active, &passed) => r.map_err(|_| Fate::Close),
+            };
+            if let Err(f) = delivered {
+                return self.end(f);
             }
-            passed += chunk.len() as u64;
+            for a in &active {
+                *passed.entry(a.toxic.serial).or_insert(0) += chunk.len() as u64;
+            }
             if exhausted {
                 self.fate.send_replace(Fate::Close);
                 return self.end(Fate::Close);
-            }
-        }
-    }
-
-    /// Writes one chunk through the latency, bandwidth and slicer toxics.
-    async fn deliver(
-        &mut self,
-        chunk: &[u8],
-        active: &[Active],
-        metered: &mut u64,
-    ) -> std::io::Result<()> {
-        for a in active {
-            match a.toxic.effect {
-                Effect::Latency { latency, jitter } => {
-                    let j = jitter.as_secs_f64();
-                    let d = latency.as_secs_f64() + j * (2.0 * self.rng.next_f64() - 1.0);
-                    if d > 0.0 {
-                        tokio::time::sleep(Duration::from_secs_f64(d)).await;
-                    }
-                }
-                Effect::Bandwidth { bytes_per_second } => {
-                    // The chunk may go once the bytes before it have had
-                    // their time.
-                    *metered += chunk.len() as u64;
-                    let due = a.since
-                        + Duration::from_secs_f64(*metered as f64 / bytes_per_second as f64);
-                    tokio::time::sleep_until(due).await;
-                }
-                _ => {}
-            }
-        }
-        let slicer = active.iter().find_map(|a| match a.toxic.effect {
-            Effect::Slicer {
-                average,
-                variation,
-                delay,
-            } => Some((average, variation, delay)),
-            _ => None,
-        });
-        match slicer {
-            None => self.dst.write_all(chunk).await,
-            Some((average, variation, delay)) => {
-                let mut rest = chunk;
-                while !rest.is_empty() {
-                    let spread = variation.min(average.saturating_sub(1));
-                    let size = if spread == 0 {
-                        average
-                    } else {
-                        average - spread + self.rng.below(2 * spread as u64 + 1) as usize
-                    }
-                    .clamp(1, rest.len());
-                    let (piece, tail) = rest.split_at(size);
-                    self.dst.write_all(piece).await?;
-                    rest = tail;
-                    if !rest.is_empty() && !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                    }
-                }
-                Ok(())
             }
         }
     }
@@ -238,6 +189,66 @@ impl Pump {
             let _ = self.src.as_ref().set_zero_linger();
             let _ = self.dst.as_ref().set_zero_linger();
             self.dst.forget();
+        }
+    }
+}
+
+/// Writes one chunk through the latency, bandwidth and slicer toxics;
+/// `passed` holds the bytes each toxic has let through before it.
+async fn deliver(
+    dst: &mut OwnedWriteHalf,
+    rng: &Rng,
+    chunk: &[u8],
+    active: &[Active],
+    passed: &HashMap<u64, u64>,
+) -> std::io::Result<()> {
+    for a in active {
+        match a.toxic.effect {
+            Effect::Latency { latency, jitter } => {
+                let j = jitter.as_secs_f64();
+                let d = latency.as_secs_f64() + j * (2.0 * rng.next_f64() - 1.0);
+                if d > 0.0 {
+                    tokio::time::sleep(Duration::from_secs_f64(d)).await;
+                }
+            }
+            Effect::Bandwidth { bytes_per_second } => {
+                // The chunk may go once the bytes before it (since the
+                // toxic began) and it have had their time.
+                let owed = passed.get(&a.toxic.serial).copied().unwrap_or(0) + chunk.len() as u64;
+                let due = a.since + Duration::from_secs_f64(owed as f64 / bytes_per_second as f64);
+                tokio::time::sleep_until(due).await;
+            }
+            _ => {}
+        }
+    }
+    let slicer = active.iter().find_map(|a| match a.toxic.effect {
+        Effect::Slicer {
+            average,
+            variation,
+            delay,
+        } => Some((average, variation, delay)),
+        _ => None,
+    });
+    match slicer {
+        None => dst.write_all(chunk).await,
+        Some((average, variation, delay)) => {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let spread = variation.min(average.saturating_sub(1));
+                let size = if spread == 0 {
+                    average
+                } else {
+                    average - spread + rng.below(2 * spread as u64 + 1) as usize
+                }
+                .clamp(1, rest.len());
+                let (piece, tail) = rest.split_at(size);
+                dst.write_all(piece).await?;
+                rest = tail;
+                if !rest.is_empty() && !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            Ok(())
         }
     }
 }

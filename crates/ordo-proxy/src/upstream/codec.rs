@@ -26,7 +26,8 @@ pub(crate) enum RequestFraming {
 /// Writes a request head into `buf` (cleared first): the method, the
 /// origin-form target, every header of `headers` except the client's own
 /// framing (`content-length`; `transfer-encoding` is hop-by-hop and already
-/// gone), `host` when the client sent none, then this hop's framing.
+/// gone) and `expect`, `host` when the client sent none, then this hop's
+/// framing.
 pub(crate) fn encode_request_head(
     buf: &mut Vec<u8>,
     method: &Method,
@@ -44,7 +45,12 @@ pub(crate) fn encode_request_head(
         put(buf, b"host", host.as_bytes());
     }
     for (name, value) in headers {
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+        // `expect: 100-continue` was answered to the client already (the
+        // body is sent without waiting for the upstream's 100).
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::EXPECT
+        {
             continue;
         }
         put(buf, name.as_str().as_bytes(), value.as_bytes());
@@ -140,6 +146,9 @@ pub(crate) struct ResponseHead {
     /// `Transfer-Encoding` was present: whether its last coding is
     /// `chunked`.
     chunked: Option<bool>,
+    /// `Content-Length` came with `Transfer-Encoding` (and was removed: the
+    /// body's length is the coding's, not the header's).
+    smuggled_length: bool,
 }
 
 /// Where a response head's parts are in the buffer it was parsed from.
@@ -212,6 +221,7 @@ impl ParsedHead {
             close: false,
             keep_alive: false,
             chunked: None,
+            smuggled_length: false,
         };
         for &(ns, ne, vs, ve) in &self.fields[..self.count] {
             let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
@@ -245,6 +255,10 @@ impl ParsedHead {
                     .map_err(|_| ProtocolError::Header)?;
                 out.headers.append(name, value);
             }
+        }
+        if out.chunked.is_some() && out.headers.contains_key(header::CONTENT_LENGTH) {
+            out.headers.remove(header::CONTENT_LENGTH);
+            out.smuggled_length = true;
         }
         Ok(out)
     }
@@ -302,9 +316,11 @@ pub(crate) fn response_framing(
         return Ok((ResponseFraming::Empty, keep_alive));
     }
     if let Some(chunked) = head.chunked {
-        // With transfer-encoding, content-length is ignored and the
-        // connection must not be reused (RFC 9112 §6.3, item 3).
-        let clean = !head.headers.contains_key(header::CONTENT_LENGTH);
+        // With transfer-encoding, content-length is ignored (and removed,
+        // see `build`) and the connection must not be reused (RFC 9112
+        // §6.3, item 3); nor after a transfer-encoding from an HTTP/1.0
+        // server (§6.1).
+        let clean = !head.smuggled_length && head.version != Version::HTTP_10;
         return Ok(if chunked {
             (ResponseFraming::Chunked, keep_alive && clean)
         } else {
@@ -459,10 +475,18 @@ mod tests {
             ),
             Ok((ResponseFraming::Chunked, true))
         );
-        // Both framings: chunked wins, and the connection is not reused.
+        // Both framings: chunked wins, content-length goes, and the
+        // connection is not reused.
+        let both =
+            head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n");
+        assert!(!both.headers.contains_key(header::CONTENT_LENGTH));
+        assert_eq!(
+            response_framing(&get, &both),
+            Ok((ResponseFraming::Chunked, false))
+        );
         assert_eq!(
             f(
-                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+                "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n",
                 &get
             ),
             Ok((ResponseFraming::Chunked, false))

@@ -38,15 +38,16 @@ pub(crate) use pool::{OpenGuard, Pool};
 
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -139,7 +140,7 @@ impl H1Client {
             } else {
                 None
             };
-            match self.exchange(conn, endpoint, head, body, now).await {
+            match self.exchange(conn, endpoint, head, body).await {
                 Err(Exchange::Stale(_)) if replay.is_some() => {
                     body = replay.expect("checked");
                     conn = self.connect(endpoint).await?;
@@ -180,7 +181,6 @@ impl H1Client {
         endpoint: &Arc<Endpoint>,
         head: RequestHead<'_>,
         body: RequestBody,
-        now: Instant,
     ) -> Result<Response<UpstreamBody>, Exchange> {
         let reused = conn.reused > 0;
         // Nothing heard on a reused connection: it may have been closed
@@ -192,12 +192,17 @@ impl H1Client {
                 Exchange::Failed(SendError::Reset(e))
             }
         };
-        let write_failed = match write_request(&mut conn, endpoint, head, body).await {
-            Ok(()) => None,
+        let (write_failed, answered_early) = match write_request(&mut conn, endpoint, head, body)
+            .await
+        {
+            Ok(Sent::All) => (None, false),
+            // An early answer: read it, and do not reuse the connection (the
+            // rest of the request was never sent).
+            Ok(Sent::Answered) => (None, true),
             Err(WriteError::Body(e)) => return Err(Exchange::Failed(SendError::RequestBody(e))),
             // The upstream may have answered already (and stopped reading):
             // look for its response before calling it a reset.
-            Err(WriteError::Io(e)) => Some(e),
+            Err(WriteError::Io(e)) => (Some(e), false),
         };
         let mut heard = false;
         let parsed = loop {
@@ -248,7 +253,7 @@ impl H1Client {
         let (framing, keep_alive) = codec::response_framing(head.method, &response_head)
             .map_err(|e| Exchange::Failed(e.into()))?;
         *resp.headers_mut() = response_head.headers;
-        let reuse = keep_alive && write_failed.is_none();
+        let reuse = keep_alive && write_failed.is_none() && !answered_early;
         let back = || {
             reuse.then(|| Back {
                 endpoint: endpoint.clone(),
@@ -258,14 +263,14 @@ impl H1Client {
         *resp.body_mut() = match framing {
             ResponseFraming::Empty => {
                 if reuse && conn.read.is_empty() {
-                    endpoint.pool().checkin(conn, now, self.max_idle);
+                    endpoint.pool().checkin(conn, Instant::now(), self.max_idle);
                 }
                 UpstreamBody::buffered(Bytes::new())
             }
             ResponseFraming::Length(n) if conn.read.len() as u64 >= n => {
                 let data = conn.read.split_to(n as usize).freeze();
                 if reuse && conn.read.is_empty() {
-                    endpoint.pool().checkin(conn, now, self.max_idle);
+                    endpoint.pool().checkin(conn, Instant::now(), self.max_idle);
                 }
                 UpstreamBody::buffered(data)
             }
@@ -289,13 +294,25 @@ enum WriteError {
     Body(BodyError),
 }
 
-/// Writes the request: the head, and the body as it arrives.
+/// How writing a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// All of it went out.
+    All,
+    /// The upstream answered before all of it was sent (an early `413` or
+    /// `401`, say): the rest was not sent, and the connection is not to be
+    /// reused.
+    Answered,
+}
+
+/// Writes the request: the head, and the body as it arrives. Stops early
+/// if the upstream answers meanwhile (its bytes are then in `conn.read`).
 async fn write_request(
     conn: &mut Conn,
     endpoint: &Endpoint,
     head: RequestHead<'_>,
     body: RequestBody,
-) -> Result<(), WriteError> {
+) -> Result<Sent, WriteError> {
     let framing = match &body {
         RequestBody::Empty if needs_length(head.method) => RequestFraming::Length(0),
         RequestBody::Empty => RequestFraming::None,
@@ -314,54 +331,80 @@ async fn write_request(
         framing,
     );
     let written = match body {
-        RequestBody::Empty => conn.io.write_all(&out).await.map_err(WriteError::Io),
+        RequestBody::Empty => send_all(&conn.io, &mut conn.read, &[&out]).await,
         RequestBody::Full { data: Some(data) } if data.len() <= COALESCE_BODY => {
             out.extend_from_slice(&data);
-            conn.io.write_all(&out).await.map_err(WriteError::Io)
+            send_all(&conn.io, &mut conn.read, &[&out]).await
         }
         RequestBody::Full { data } => {
             let data = data.unwrap_or_default();
-            let mut both = Buf::chain(&out[..], &data[..]);
-            conn.io
-                .write_all_buf(&mut both)
-                .await
-                .map_err(WriteError::Io)
+            send_all(&conn.io, &mut conn.read, &[&out, &data]).await
         }
         // Boxed: the streamed path's state is large and rare, and would
         // otherwise make every request's future larger.
-        streamed => Box::pin(write_streamed(conn, &mut out, streamed, framing)).await,
-    };
+        streamed => {
+            let r = Box::pin(write_streamed(conn, &mut out, streamed, framing)).await;
+            out.clear();
+            conn.write = out;
+            return r;
+        }
+    }
+    .map_err(WriteError::Io);
     out.clear();
     conn.write = out;
     written
 }
 
 /// Writes the head in `out`, then each frame of a streamed body as it
-/// arrives (in chunks when its length is unknown).
+/// arrives (in chunks when its length is unknown), watching for an early
+/// answer between and during writes.
 async fn write_streamed(
     conn: &mut Conn,
     out: &mut Vec<u8>,
     mut body: RequestBody,
     framing: RequestFraming,
-) -> Result<(), WriteError> {
-    conn.io.write_all(out).await.map_err(WriteError::Io)?;
+) -> Result<Sent, WriteError> {
+    if send_all(&conn.io, &mut conn.read, &[out])
+        .await
+        .map_err(WriteError::Io)?
+        == Sent::Answered
+    {
+        return Ok(Sent::Answered);
+    }
     let chunked = framing == RequestFraming::Chunked;
     let mut trailers = None;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = tokio::select! {
+            biased;
+            r = conn.io.readable() => {
+                r.map_err(WriteError::Io)?;
+                if answered(&conn.io, &mut conn.read).map_err(WriteError::Io)? {
+                    return Ok(Sent::Answered);
+                }
+                continue;
+            }
+            f = body.frame() => f,
+        };
+        let Some(frame) = frame else { break };
         let frame = frame.map_err(WriteError::Body)?;
-        match frame.into_data() {
-            Ok(data) if data.is_empty() => {}
+        let sent = match frame.into_data() {
+            Ok(data) if data.is_empty() => Sent::All,
             Ok(data) if chunked => {
                 out.clear();
                 codec::chunk_size_line(out, data.len());
-                let mut all = Buf::chain(Buf::chain(&out[..], &data[..]), &b"\r\n"[..]);
-                conn.io
-                    .write_all_buf(&mut all)
-                    .await
-                    .map_err(WriteError::Io)?;
+                send_all(&conn.io, &mut conn.read, &[out, &data, b"\r\n"]).await
             }
-            Ok(data) => conn.io.write_all(&data).await.map_err(WriteError::Io)?,
-            Err(frame) => trailers = frame.into_trailers().ok(),
+            .map_err(WriteError::Io)?,
+            Ok(data) => send_all(&conn.io, &mut conn.read, &[&data])
+                .await
+                .map_err(WriteError::Io)?,
+            Err(frame) => {
+                trailers = frame.into_trailers().ok();
+                Sent::All
+            }
+        };
+        if sent == Sent::Answered {
+            return Ok(Sent::Answered);
         }
     }
     if chunked {
@@ -374,9 +417,96 @@ async fn write_streamed(
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        conn.io.write_all(out).await.map_err(WriteError::Io)?;
+        return send_all(&conn.io, &mut conn.read, &[out])
+            .await
+            .map_err(WriteError::Io);
     }
-    Ok(())
+    Ok(Sent::All)
+}
+
+/// Writes `pieces`, in order, to `io`. Most requests go out in one
+/// non-blocking write (a plain `send` for one piece); only when the socket
+/// pushes back does it wait, and then for either room to write or bytes to
+/// read: if the upstream answers before all is written, it stops there.
+/// (A hand-polled future: it is part of every request's state, so it is
+/// kept to a few words.)
+fn send_all<'a>(
+    io: &'a TcpStream,
+    read: &'a mut BytesMut,
+    pieces: &'a [&'a [u8]],
+) -> impl Future<Output = io::Result<Sent>> + 'a {
+    let (mut i, mut off) = (0usize, 0usize);
+    std::future::poll_fn(move |cx| {
+        loop {
+            while i < pieces.len() && off == pieces[i].len() {
+                i += 1;
+                off = 0;
+            }
+            if i == pieces.len() {
+                return Poll::Ready(Ok(Sent::All));
+            }
+            let written = if i + 1 == pieces.len() {
+                io.try_write(&pieces[i][off..])
+            } else {
+                let mut iov = [io::IoSlice::new(&[]); 3];
+                let mut n = 0;
+                for (k, p) in pieces[i..].iter().take(3).enumerate() {
+                    iov[k] = io::IoSlice::new(if k == 0 { &p[off..] } else { p });
+                    n += 1;
+                }
+                io.try_write_vectored(&iov[..n])
+            };
+            match written {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(mut n) => {
+                    // Advance over what went out.
+                    while n > 0 {
+                        let left = pieces[i].len() - off;
+                        if n < left {
+                            off += n;
+                            n = 0;
+                        } else {
+                            n -= left;
+                            i += 1;
+                            off = 0;
+                        }
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            // The socket is full: wait for room, or for an early answer.
+            if let Poll::Ready(r) = io.poll_read_ready(cx) {
+                match r.and_then(|()| answered(io, read)) {
+                    Ok(true) => return Poll::Ready(Ok(Sent::Answered)),
+                    // Stale readiness: nothing there after all.
+                    Ok(false) => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            match io.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+}
+
+/// After `io` turned readable: whether the upstream really sent something
+/// (kept in `read`) or the readiness was stale; an error if it closed.
+fn answered(io: &TcpStream, read: &mut BytesMut) -> io::Result<bool> {
+    read.reserve(4096);
+    match io.try_read_buf(read) {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the upstream closed the connection while the request was sent",
+        )),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Methods whose requests carry a body by meaning: an empty one is sent

@@ -398,3 +398,47 @@ tcp_proxies:
     let mut s = TcpStream::connect(addr).await.unwrap();
     assert!(round_trip(&mut s, b"q").await >= Duration::from_millis(150));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_upstream_or_a_quick_disable_and_enable_keeps_the_port() {
+    let p = admin_only().await;
+    let first = echo_server().await;
+    let second = echo_server().await;
+    let addr = tcp_proxy(&p, "m", first).await;
+    let (s, v) = call(
+        &p,
+        Method::POST,
+        "/proxies/m",
+        Some(json!({"upstream": second.to_string()})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["listen"], addr.to_string());
+    assert_eq!(v["enabled"], true);
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut c, b"moved").await;
+    for on in [false, true, false, true] {
+        let (s, v) = call(&p, Method::POST, "/proxies/m", Some(json!({"enabled": on}))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut c, b"back").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_data_counts_from_when_the_toxic_was_added() {
+    let p = admin_only().await;
+    let addr = tcp_proxy(&p, "late", echo_server().await).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut s, &[b'a'; 5000]).await;
+    toxic(
+        &p,
+        "late",
+        json!({"type": "limit_data", "attributes": {"bytes": 10}}),
+    )
+    .await;
+    s.write_all(b"0123456789abcdef").await.unwrap();
+    let mut got = Vec::new();
+    within("limited", s.read_to_end(&mut got)).await.ok();
+    assert_eq!(got, b"0123456789");
+}

@@ -323,3 +323,41 @@ async fn an_answer_sent_before_the_upload_was_read_reaches_the_client() {
     let (status, _, body) = within("post", send(&http1_client(), post)).await;
     assert_eq!((status.as_u16(), &body[..]), (413, &b"too big\n"[..]));
 }
+
+#[tokio::test]
+async fn an_early_answer_ends_an_upload_the_upstream_stopped_reading() {
+    let up = RawUpstream::start(vec![
+        RawReply::keep("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big\n")
+            .ignoring_body(),
+    ])
+    .await;
+    let p = proxy_to(&up, NO_RETRY).await;
+    // Far more than the socket buffers hold: without watching for the
+    // answer, the proxy would wait on a write that never completes.
+    let post = Request::builder()
+        .method(Method::POST)
+        .uri(p.url("/upload"))
+        .body(Full::new(Bytes::from(vec![b'x'; 64 * 1024 * 1024])))
+        .unwrap();
+    let (status, _, body) = within("post", send(&http1_client(), post)).await;
+    assert_eq!((status.as_u16(), &body[..]), (413, &b"too big\n"[..]));
+    // The connection, with half a request on it, is not reused.
+    let (status, _, _) = within("after", get(&http1_client(), &p.url("/"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(up.connections(), 2);
+}
+
+#[tokio::test]
+async fn content_length_beside_transfer_encoding_is_dropped() {
+    let up = RawUpstream::start(vec![RawReply::keep(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 100\r\n\r\n\
+         5\r\nhello\r\n0\r\n\r\n",
+    )])
+    .await;
+    let p = proxy_to(&up, NO_RETRY).await;
+    let (status, headers, body) = within("get", get(&http1_client(), &p.url("/"))).await;
+    assert_eq!((status.as_u16(), &body[..]), (200, &b"hello"[..]));
+    assert!(headers.get("content-length").is_none(), "{headers:?}");
+    let (_, _, _) = within("again", get(&http1_client(), &p.url("/"))).await;
+    assert_eq!(up.connections(), 2, "not reused after an ambiguous length");
+}
