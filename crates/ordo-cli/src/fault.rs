@@ -16,7 +16,7 @@ use ordo_config::Duration as Span;
 use ordo_config::fault::{AbortSpec, BandwidthSpec, DelaySpec, FaultMatch, FaultPer, FaultSpec};
 use ordo_config::proxy::HeaderMatch;
 
-use crate::admin_client::AdminClient;
+use crate::admin_client::{AdminClient, Answer};
 
 /// Inject failure into running proxies: add faults scoped to a route, a
 /// dependency, an endpoint, a FIT scenario (the `x-ordo-fit` header) or
@@ -208,32 +208,32 @@ fn header_match(s: &str) -> Result<HeaderMatch, String> {
 
 fn delay_spec(s: &str) -> Result<DelaySpec, String> {
     let span = |v: &str| v.parse::<Span>();
+    // `kind:A<sep>B`, or why not, with an example.
+    let pair = |r: &'_ str, sep: &str, usage: &str| {
+        r.split_once(sep)
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .ok_or_else(|| format!("`{s}`: write {usage}"))
+    };
     match s.split_once(':') {
         None => Ok(DelaySpec::Fixed(span(s)?)),
         Some(("uniform", r)) => {
-            let (a, b) = r.split_once("..").ok_or_else(|| {
-                format!("`{s}`: write uniform:MIN..MAX, e.g. uniform:100ms..300ms")
-            })?;
+            let (a, b) = pair(r, "..", "uniform:MIN..MAX, e.g. uniform:100ms..300ms")?;
             Ok(DelaySpec::Uniform {
-                min: span(a)?,
-                max: span(b)?,
+                min: span(&a)?,
+                max: span(&b)?,
             })
         }
         Some(("normal", r)) => {
-            let (m, d) = r.split_once('~').ok_or_else(|| {
-                format!("`{s}`: write normal:MEAN~STDDEV, e.g. normal:200ms~50ms")
-            })?;
+            let (m, d) = pair(r, "~", "normal:MEAN~STDDEV, e.g. normal:200ms~50ms")?;
             Ok(DelaySpec::Normal {
-                mean: span(m)?,
-                stddev: span(d)?,
+                mean: span(&m)?,
+                stddev: span(&d)?,
             })
         }
         Some(("lognormal", r)) => {
-            let (m, sigma) = r.split_once('~').ok_or_else(|| {
-                format!("`{s}`: write lognormal:MEDIAN~SIGMA, e.g. lognormal:200ms~0.5")
-            })?;
+            let (m, sigma) = pair(r, "~", "lognormal:MEDIAN~SIGMA, e.g. lognormal:200ms~0.5")?;
             Ok(DelaySpec::Lognormal {
-                median: span(m)?,
+                median: span(&m)?,
                 sigma: sigma
                     .trim()
                     .parse()
@@ -398,23 +398,25 @@ pub(crate) fn run(args: FaultArgs) -> ExitCode {
     })
 }
 
-/// Sends one request to every proxy at once; prints each outcome.
-async fn each(
+/// Sends one request to each proxy at once (`calls` pairs a proxy's admin
+/// address with the path); returns the answers `accept` takes, in order,
+/// and whether any call failed (each failure is printed).
+async fn call_all<'a>(
     client: &AdminClient,
-    admins: &[String],
+    calls: &[(&'a str, String)],
     method: Method,
-    path: &str,
     body: Option<Vec<u8>>,
-    ok: impl Fn(&str, &[u8]) -> String,
-) -> ExitCode {
-    let calls = admins
+    accept: impl Fn(StatusCode) -> bool,
+) -> (Vec<(&'a str, Answer)>, bool) {
+    let sent = calls
         .iter()
-        .map(|a| client.call(a, method.clone(), path, body.clone()));
-    let results = futures_util::future::join_all(calls).await;
+        .map(|(a, path)| client.call(a, method.clone(), path, body.clone()));
+    let results = futures_util::future::join_all(sent).await;
     let mut failed = false;
-    for (a, r) in admins.iter().zip(results) {
+    let mut answers = Vec::with_capacity(calls.len());
+    for (&(a, _), r) in calls.iter().zip(results) {
         match r {
-            Ok(ans) if ans.status.is_success() => println!("{}", ok(a, &ans.body)),
+            Ok(ans) if accept(ans.status) => answers.push((a, ans)),
             Ok(ans) => {
                 failed = true;
                 eprintln!("{a}: {} {}", ans.status.as_u16(), ans.error_text());
@@ -425,11 +427,40 @@ async fn each(
             }
         }
     }
+    (answers, failed)
+}
+
+/// The same `path` on every proxy.
+fn everywhere<'a>(admins: &'a [String], path: &str) -> Vec<(&'a str, String)> {
+    admins
+        .iter()
+        .map(|a| (a.as_str(), path.to_owned()))
+        .collect()
+}
+
+fn exit(failed: bool) -> ExitCode {
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Sends one request to every proxy at once; prints each outcome.
+async fn each(
+    client: &AdminClient,
+    admins: &[String],
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    ok: impl Fn(&str, &[u8]) -> String,
+) -> ExitCode {
+    let calls = everywhere(admins, path);
+    let (answers, failed) = call_all(client, &calls, method, body, |s| s.is_success()).await;
+    for (a, ans) in answers {
+        println!("{}", ok(a, &ans.body));
+    }
+    exit(failed)
 }
 
 async fn add(client: &AdminClient, admins: &[String], args: &AddArgs) -> ExitCode {
@@ -442,31 +473,19 @@ async fn add(client: &AdminClient, admins: &[String], args: &AddArgs) -> ExitCod
     };
     let body = serde_json::to_vec(&spec).expect("a fault spec is plain data");
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
-    let calls = admins
-        .iter()
-        .map(|a| client.call(a, Method::POST, "/faults", Some(body.clone())));
-    let results = futures_util::future::join_all(calls).await;
-    let mut failed = false;
-    for (a, r) in admins.iter().zip(results) {
-        match r {
-            Ok(ans) if ans.status == StatusCode::CREATED => {
-                let v: serde_json::Value = serde_json::from_slice(&ans.body).unwrap_or_default();
-                let id = v["id"].as_str().unwrap_or("?").to_owned();
-                let expires = v["expires_in_ms"].as_u64().map_or(String::new(), |ms| {
-                    format!(", expires in {}", Span::from_millis(ms))
-                });
-                println!("{a}: added {id}{expires}");
-                ids.insert(a.clone(), id);
-            }
-            Ok(ans) => {
-                failed = true;
-                eprintln!("{a}: {} {}", ans.status.as_u16(), ans.error_text());
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("{e}");
-            }
-        }
+    let calls = everywhere(admins, "/faults");
+    let (answers, failed) = call_all(client, &calls, Method::POST, Some(body), |s| {
+        s == StatusCode::CREATED
+    })
+    .await;
+    for (a, ans) in answers {
+        let v: serde_json::Value = serde_json::from_slice(&ans.body).unwrap_or_default();
+        let id = v["id"].as_str().unwrap_or("?").to_owned();
+        let expires = v["expires_in_ms"].as_u64().map_or(String::new(), |ms| {
+            format!(", expires in {}", Span::from_millis(ms))
+        });
+        println!("{a}: added {id}{expires}");
+        ids.insert(a.to_owned(), id);
     }
     let held = match spec.lease {
         Some(lease) if !ids.is_empty() => hold(client, &ids, lease.get()).await,
@@ -513,30 +532,21 @@ async fn hold(client: &AdminClient, ids: &BTreeMap<String, String>, lease: Durat
             _ = &mut stop => break,
         }
     }
-    let mut failed = false;
-    for (a, id) in ids {
-        match client
-            .call(a, Method::DELETE, &format!("/faults/{id}"), None)
-            .await
-        {
-            Ok(ans) if ans.status.is_success() || ans.status == StatusCode::NOT_FOUND => {
-                println!("{a}: removed {id}");
-            }
-            Ok(ans) => {
-                failed = true;
-                eprintln!("{a}: {} {}", ans.status.as_u16(), ans.error_text());
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("{e} (its lease will lapse by itself)");
-            }
-        }
+    let removals: Vec<(&str, String)> = ids
+        .iter()
+        .map(|(a, id)| (a.as_str(), format!("/faults/{id}")))
+        .collect();
+    let (answers, failed) = call_all(client, &removals, Method::DELETE, None, |s| {
+        s.is_success() || s == StatusCode::NOT_FOUND
+    })
+    .await;
+    for (a, _) in answers {
+        println!("{a}: removed {}", ids[a]);
     }
     if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+        eprintln!("a fault not removed lapses by itself at the end of its lease");
     }
+    exit(failed)
 }
 
 async fn toxic(client: &AdminClient, admins: &[String], cmd: ToxicCommand) -> ExitCode {
@@ -622,31 +632,15 @@ async fn toxic(client: &AdminClient, admins: &[String], cmd: ToxicCommand) -> Ex
 }
 
 async fn list(client: &AdminClient, admins: &[String], json: bool) -> ExitCode {
-    let calls = admins
-        .iter()
-        .map(|a| client.call(a, Method::GET, "/faults", None));
-    let results = futures_util::future::join_all(calls).await;
-    let mut failed = false;
+    let calls = everywhere(admins, "/faults");
+    let (answers, failed) = call_all(client, &calls, Method::GET, None, |s| s.is_success()).await;
     if !json {
         println!(
             "{:<22} {:<20} {:<34} {:<26} {:>7} {:>7} {:>9} {:>10}",
             "PROXY", "ID", "MATCH", "DOES", "PERCENT", "ACTIVE", "INJECTED", "EXPIRES"
         );
     }
-    for (a, r) in admins.iter().zip(results) {
-        let ans = match r {
-            Ok(ans) if ans.status.is_success() => ans,
-            Ok(ans) => {
-                failed = true;
-                eprintln!("{a}: {} {}", ans.status.as_u16(), ans.error_text());
-                continue;
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("{e}");
-                continue;
-            }
-        };
+    for (a, ans) in answers {
         if json {
             println!("{}", String::from_utf8_lossy(&ans.body));
             continue;
@@ -672,11 +666,7 @@ async fn list(client: &AdminClient, admins: &[String], json: bool) -> ExitCode {
             );
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit(failed)
 }
 
 fn describe_match(m: &FaultMatch) -> String {

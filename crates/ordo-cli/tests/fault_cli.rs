@@ -150,6 +150,25 @@ fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Starts a proxy whose one listener, `edge`, sends everything to `up`;
+/// returns the process and its admin address.
+async fn edge_proxy(dir: &Path, file: &str, up: &str) -> (Proc, String) {
+    let file = write(
+        dir,
+        file,
+        &format!(
+            "admin: {{ address: 127.0.0.1:0 }}
+listeners: [ {{ name: edge, address: 127.0.0.1:0, routes: [ {{ name: all, cluster: c }} ] }} ]
+clusters: [ {{ name: c, endpoints: [ {{ address: {up} }} ] }} ]
+"
+        ),
+    );
+    let mut cmd = ordo();
+    cmd.args(["proxy", "--config"]).arg(&file);
+    let (p, line) = spawn_until(cmd, "admin listening").await;
+    (p, address(&line))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_fault_two_hops_down_breaks_tagged_requests_only() {
     let dir = temp_dir("two-hops");
@@ -260,20 +279,7 @@ clusters:
 async fn a_lease_is_held_by_the_command_and_reverted_when_it_dies() {
     let dir = temp_dir("lease");
     let (_up, up) = upstream("u", &[]).await;
-    let file = write(
-        &dir,
-        "proxy.yaml",
-        &format!(
-            "admin: {{ address: 127.0.0.1:0 }}
-listeners: [ {{ name: edge, address: 127.0.0.1:0, routes: [ {{ name: all, cluster: c }} ] }} ]
-clusters: [ {{ name: c, endpoints: [ {{ address: {up} }} ] }} ]
-"
-        ),
-    );
-    let mut cmd = ordo();
-    cmd.args(["proxy", "--config"]).arg(&file);
-    let (_proxy, admin_line) = spawn_until(cmd, "admin listening").await;
-    let admin = address(&admin_line);
+    let (_proxy, admin) = edge_proxy(&dir, "proxy.yaml", &up).await;
     let url = format!("http://{}/", listener_addr(&admin, "edge").await);
 
     // Held while the command runs, removed when it is stopped.
@@ -331,20 +337,8 @@ async fn halt_clears_every_proxy_and_errors_say_what_to_do() {
     let mut admins = Vec::new();
     let mut procs = Vec::new();
     for i in 0..2 {
-        let file = write(
-            &dir,
-            &format!("p{i}.yaml"),
-            &format!(
-                "admin: {{ address: 127.0.0.1:0 }}
-listeners: [ {{ name: edge, address: 127.0.0.1:0, routes: [ {{ name: all, cluster: c }} ] }} ]
-clusters: [ {{ name: c, endpoints: [ {{ address: {up} }} ] }} ]
-"
-            ),
-        );
-        let mut cmd = ordo();
-        cmd.args(["proxy", "--config"]).arg(&file);
-        let (p, line) = spawn_until(cmd, "admin listening").await;
-        admins.push(address(&line));
+        let (p, admin) = edge_proxy(&dir, &format!("p{i}.yaml"), &up).await;
+        admins.push(admin);
         procs.push(p);
     }
     let (code, _, err) = fault(&[

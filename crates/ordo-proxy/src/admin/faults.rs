@@ -118,14 +118,17 @@ async fn list(axum::extract::State(p): Proxied) -> Response {
     Json(all).into_response()
 }
 
+/// The live fault `id` as the API shows it.
+fn show(p: &Proxy, id: &str) -> Option<FaultView> {
+    p.faults()
+        .leases
+        .info(id, Instant::now())
+        .and_then(|i| view(p, i))
+}
+
 async fn one(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
     let Some(p) = p.upgrade() else { return gone() };
-    match p
-        .faults()
-        .leases
-        .info(&id, Instant::now())
-        .and_then(|i| view(&p, i))
-    {
+    match show(&p, &id) {
         Some(v) => Json(v).into_response(),
         None => not_found(&id),
     }
@@ -155,20 +158,14 @@ async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
     match p.faults().add(spec, problems) {
         Ok(lease) => {
             let id = lease.id().to_owned();
-            match p
-                .faults()
-                .leases
-                .info(&id, Instant::now())
-                .and_then(|i| view(&p, i))
-            {
+            // (Added and gone at once: a halt can come in between.)
+            match show(&p, &id) {
                 Some(v) => (
                     StatusCode::CREATED,
                     [(header::LOCATION, format!("/faults/{id}"))],
                     Json(v),
                 )
                     .into_response(),
-                // Added and gone at once (a zero ttl cannot pass checks,
-                // but a halt can come in between).
                 None => not_found(&id),
             }
         }
@@ -200,12 +197,7 @@ async fn remove(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Res
 async fn renew(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
     let Some(p) = p.upgrade() else { return gone() };
     match p.faults().leases.renew(&id, Instant::now()) {
-        Some(true) => match p
-            .faults()
-            .leases
-            .info(&id, Instant::now())
-            .and_then(|i| view(&p, i))
-        {
+        Some(true) => match show(&p, &id) {
             Some(v) => Json(v).into_response(),
             None => not_found(&id),
         },

@@ -207,3 +207,39 @@ pub fn upstream_of(h: &http::HeaderMap) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+/// Sends `method path` with a JSON body (if any) to the proxy's admin API:
+/// the status, and the answer as JSON (`Null` when it is not JSON).
+pub async fn admin_json(
+    p: &TestProxy,
+    method: http::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (http::StatusCode, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(p.admin_url(path).await)
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .expect("a valid request");
+    let answer = tokio::time::timeout(Duration::from_secs(10), send(&http1_client(), req))
+        .await
+        .unwrap_or_else(|_| panic!("admin {path}: no answer"));
+    let (status, _, body) = answer;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Asserts that at least `ms` milliseconds passed since `t` (a fault or a
+/// timeout that must hold something back for that long).
+#[track_caller]
+pub fn held_at_least(t: tokio::time::Instant, ms: u64) {
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(ms),
+        "over after {took:?}, before {ms} ms"
+    );
+}
