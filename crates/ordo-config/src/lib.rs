@@ -24,6 +24,7 @@ mod explain;
 pub mod fault;
 mod lines;
 mod load;
+pub mod manifest;
 pub mod proxy;
 mod validate;
 

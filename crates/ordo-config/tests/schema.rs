@@ -1,8 +1,9 @@
-//! The JSON Schema checked in at `docs/ordo-proxy.schema.json` (for
-//! editors: point `yaml-language-server` at it) is the one the code
-//! generates, and carries the doc comments and the defaults.
+//! The JSON Schemas checked in at `docs/ordo-proxy.schema.json` and
+//! `docs/ordo-manifest.schema.json` (for editors: point
+//! `yaml-language-server` at them) are the ones the code generates, and
+//! carry the doc comments and the defaults.
 //!
-//! After changing a config type, regenerate it with
+//! After changing a config type, regenerate them with
 //!
 //! ```text
 //! ORDO_BLESS=1 cargo test -p ordo-config --test schema
@@ -10,36 +11,46 @@
 
 use serde_json::Value;
 
-const CHECKED_IN: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../docs/ordo-proxy.schema.json"
-);
+/// What generates a schema.
+type Generator = fn() -> Value;
 
-fn generated() -> String {
-    let schema = ordo_config::proxy_schema();
-    serde_json::to_string_pretty(&schema).expect("a schema is JSON") + "\n"
-}
+/// Each schema: its file under `docs/`, its root type, and the code.
+const SCHEMAS: [(&str, &str, Generator); 2] = [
+    (
+        "ordo-proxy.schema.json",
+        "ProxyConfig",
+        ordo_config::proxy_schema,
+    ),
+    (
+        "ordo-manifest.schema.json",
+        "Manifest",
+        ordo_config::manifest::manifest_schema,
+    ),
+];
 
 #[test]
-fn the_checked_in_schema_is_current() {
-    let fresh = generated();
-    if std::env::var_os("ORDO_BLESS").is_some() {
-        std::fs::write(CHECKED_IN, &fresh).expect("write docs/ordo-proxy.schema.json");
-        return;
-    }
-    let current = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
-    if current != fresh {
-        let line = current
-            .lines()
-            .zip(fresh.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| current.lines().count().min(fresh.lines().count()))
-            + 1;
-        panic!(
-            "docs/ordo-proxy.schema.json is stale (it first differs at line {line}).\n\
-             Regenerate it and commit the result:\n\n    \
-             ORDO_BLESS=1 cargo test -p ordo-config --test schema\n"
-        );
+fn the_checked_in_schemas_are_current() {
+    for (file, _, schema) in SCHEMAS {
+        let path = format!("{}/../../docs/{file}", env!("CARGO_MANIFEST_DIR"));
+        let fresh = serde_json::to_string_pretty(&schema()).expect("a schema is JSON") + "\n";
+        if std::env::var_os("ORDO_BLESS").is_some() {
+            std::fs::write(&path, &fresh).unwrap_or_else(|e| panic!("write docs/{file}: {e}"));
+            continue;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != fresh {
+            let line = current
+                .lines()
+                .zip(fresh.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or_else(|| current.lines().count().min(fresh.lines().count()))
+                + 1;
+            panic!(
+                "docs/{file} is stale (it first differs at line {line}).\n\
+                 Regenerate it and commit the result:\n\n    \
+                 ORDO_BLESS=1 cargo test -p ordo-config --test schema\n"
+            );
+        }
     }
 }
 
@@ -76,24 +87,28 @@ fn fields_are_described_by_their_doc_comments() {
 
 #[test]
 fn every_field_and_type_has_a_description() {
-    let schema = ordo_config::proxy_schema();
-    let mut bare = Vec::new();
-    let defs = schema["$defs"].as_object().expect("$defs");
-    let owners = defs
-        .iter()
-        .map(|(name, def)| (name.as_str(), def))
-        .chain([("ProxyConfig", &schema)]);
-    for (name, def) in owners {
-        if def.get("description").is_none() {
-            bare.push(name.to_owned());
-        }
-        for (field, p) in def["properties"].as_object().into_iter().flatten() {
-            if p.get("description").is_none() {
-                bare.push(format!("{name}.{field}"));
+    for (_, root, schema) in SCHEMAS {
+        let schema = schema();
+        assert_eq!(schema["title"], root);
+        let mut bare = Vec::new();
+        let no_defs = serde_json::Map::new();
+        let defs = schema["$defs"].as_object().unwrap_or(&no_defs);
+        let owners = defs
+            .iter()
+            .map(|(name, def)| (name.as_str(), def))
+            .chain([(root, &schema)]);
+        for (name, def) in owners {
+            if def.get("description").is_none() {
+                bare.push(name.to_owned());
+            }
+            for (field, p) in def["properties"].as_object().into_iter().flatten() {
+                if p.get("description").is_none() {
+                    bare.push(format!("{name}.{field}"));
+                }
             }
         }
+        assert!(bare.is_empty(), "{root}: no doc comment: {bare:?}");
     }
-    assert!(bare.is_empty(), "no doc comment: {bare:?}");
 }
 
 #[test]

@@ -44,7 +44,9 @@
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request};
-use ordo_fault::fit::{HEADER, tags};
+/// The header that carries the FIT context: `x-ordo-fit`.
+pub use ordo_fault::fit::HEADER;
+use ordo_fault::fit::tags;
 use tokio::task::futures::TaskLocalFuture;
 use tower_layer::Layer;
 use tower_service::Service;
