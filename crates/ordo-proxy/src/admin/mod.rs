@@ -1,5 +1,5 @@
 //! The admin endpoint, on its own address: `/ready`, `/live`, `/metrics`,
-//! `/config`, `/clusters`, `/listeners`, the fault API under `/faults` (`faults.rs`), and
+//! `/config`, `/clusters`, `/circuits`, `/listeners`, the fault API under `/faults` (`faults.rs`), and
 //! Toxiproxy's API over the TCP proxies (`toxiproxy.rs`).
 
 mod faults;
@@ -45,6 +45,7 @@ pub(crate) async fn start(address: &str, proxy: Arc<Proxy>) -> Result<AdminTask,
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/clusters", get(clusters))
+        .route("/circuits", get(circuits))
         .route("/listeners", get(listeners))
         .merge(faults::routes())
         .merge(toxiproxy::routes())
@@ -162,6 +163,59 @@ async fn listeners(State(p): Proxied) -> Response {
             address: p.listener_addr(&l.name).await.map(|a| a.to_string()),
             routes: l.routes.len(),
         });
+    }
+    Json(out).into_response()
+}
+
+/// One circuit breaker as `/circuits` shows it.
+#[derive(Debug, serde::Serialize)]
+struct CircuitView {
+    /// `route` (a route's breaker) or `endpoint` (a cluster's, per endpoint).
+    scope: &'static str,
+    /// `listener/route` or `cluster/address`.
+    name: String,
+    /// `closed`, `open`, `half_open`, `forced_open`, `disabled`, `metrics_only`.
+    state: &'static str,
+}
+
+fn circuit_name(s: CircuitState) -> &'static str {
+    match s {
+        CircuitState::Closed => "closed",
+        CircuitState::Open => "open",
+        CircuitState::HalfOpen => "half_open",
+        CircuitState::ForcedOpen => "forced_open",
+        CircuitState::Disabled => "disabled",
+        CircuitState::MetricsOnly => "metrics_only",
+    }
+}
+
+/// Every circuit breaker of the proxy and its state now: routes' first,
+/// then endpoints' by cluster.
+async fn circuits(State(p): Proxied) -> Response {
+    let Some(p) = p.upgrade() else { return gone() };
+    let rt = p.runtime();
+    let mut out = Vec::new();
+    for l in &rt.listeners {
+        for r in &l.routes {
+            if let Some(b) = &r.policy.breaker {
+                out.push(CircuitView {
+                    scope: "route",
+                    name: format!("{}/{}", l.name, r.name),
+                    state: circuit_name(b.state()),
+                });
+            }
+        }
+    }
+    for c in rt.clusters() {
+        for e in c.endpoints() {
+            if let Some(b) = e.breaker() {
+                out.push(CircuitView {
+                    scope: "endpoint",
+                    name: format!("{}/{}", c.name(), e.address()),
+                    state: circuit_name(b.state()),
+                });
+            }
+        }
     }
     Json(out).into_response()
 }

@@ -120,6 +120,12 @@ async fn route_circuit_opens_and_the_fallback_answers() {
     let (s, h, _) = get(&client, &p.url("/")).await;
     assert_eq!((s.as_u16(), reason(&h)), (503, "circuit-open"));
     assert_eq!(up.hits(), 3, "an open circuit sends nothing");
+    let circuits = get(&client, &p.admin_url("/circuits").await).await.2;
+    let v: serde_json::Value = serde_json::from_slice(&circuits).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"scope": "route", "name": "edge/all", "state": "open"}])
+    );
 
     let policy = "{ retry: { max_attempts: 1 }, circuit_breaker: { window: { consecutive_failures: 2 }, open_wait: 30s }, fallback: { status: 200, headers: { x-source: cache }, body: cached } }";
     let p = TestProxy::start(&simple(&[&up], policy, rr())).await;
@@ -161,6 +167,16 @@ async fn an_endpoint_circuit_takes_only_that_endpoint_out() {
     let clusters = get(&client, &p.admin_url("/clusters").await).await.2;
     let text = String::from_utf8_lossy(&clusters);
     assert!(text.contains(r#""circuit":"Open""#), "{text}");
+    let circuits = get(&client, &p.admin_url("/circuits").await).await.2;
+    let v: serde_json::Value = serde_json::from_slice(&circuits).unwrap();
+    let open: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["scope"] == "endpoint" && c["state"] == "open")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(open, [format!("c/{}", bad.addr())], "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
