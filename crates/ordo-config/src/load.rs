@@ -52,11 +52,39 @@ impl<T> Document<T> {
 pub trait Validate {
     /// `(field path, message)` for every problem; empty when valid.
     fn problems(&self) -> Vec<(String, String)>;
+
+    /// What an empty file is told.
+    fn when_empty() -> &'static str {
+        "is empty"
+    }
 }
 
 impl Validate for crate::proxy::ProxyConfig {
     fn problems(&self) -> Vec<(String, String)> {
         crate::proxy::ProxyConfig::problems(self)
+    }
+
+    fn when_empty() -> &'static str {
+        "is empty: a config needs at least `listeners`"
+    }
+}
+
+impl<T: Validate> Document<T> {
+    /// A document of a config built in code rather than read from a file
+    /// (a sidecar's proxy, made from a manifest): validated the same way;
+    /// its issues name `file` and the field, without lines.
+    pub fn built(config: T, file: &str) -> Result<Document<T>, ConfigErrors> {
+        let document = Document {
+            config,
+            file: file.to_owned(),
+            lines: LineMap::default(),
+        };
+        let problems = document.config.problems();
+        if problems.is_empty() {
+            Ok(document)
+        } else {
+            Err(document.issues(problems))
+        }
     }
 }
 
@@ -127,7 +155,7 @@ pub fn parse<T: DeserializeOwned + Validate>(
             line: None,
             column: None,
             field: String::new(),
-            message: "is empty: a config needs at least `listeners`".to_owned(),
+            message: T::when_empty().to_owned(),
         }]));
     }
     if let Some((line, column)) = too_deep(text) {

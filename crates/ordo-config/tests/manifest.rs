@@ -274,3 +274,11 @@ fn the_bookstore_example_is_valid() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn an_empty_manifest_says_what_it_needs() {
+    assert_eq!(
+        errors("# nothing yet\n"),
+        "ordo.yaml: is empty: a manifest needs at least `name` and `services`"
+    );
+}

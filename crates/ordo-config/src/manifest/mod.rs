@@ -192,6 +192,10 @@ impl crate::Validate for Manifest {
     fn problems(&self) -> Vec<(String, String)> {
         Manifest::problems(self)
     }
+
+    fn when_empty() -> &'static str {
+        "is empty: a manifest needs at least `name` and `services`"
+    }
 }
 
 /// The JSON Schema of the manifest, as shipped in
