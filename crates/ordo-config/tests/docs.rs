@@ -1,12 +1,14 @@
-//! `docs/proxy.md` stays in step with the code: its config reference is
-//! generated from the schema (so from the doc comments, with the defaults
-//! and required fields), and its worked example is
-//! `examples/proxy/edge.yaml`. Both are rewritten by
+//! `docs/proxy.md` and `docs/manifest.md` stay in step with the code:
+//! their references are generated from the schemas (so from the doc
+//! comments, with the defaults and required fields), and their worked
+//! examples are `examples/proxy/edge.yaml` and
+//! `examples/bookstore/ordo.yaml`. All are rewritten by
 //!
 //! ```text
 //! ORDO_BLESS=1 cargo test -p ordo-config --test docs
 //! ```
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
@@ -63,7 +65,26 @@ const ORDER: &[&str] = &[
     "Duration",
 ];
 
+/// The manifest reference's own sections; the policy and cluster types it
+/// uses link to `proxy.md`.
+const MANIFEST_ORDER: &[&str] = &[
+    "Manifest",
+    "BuildConfig",
+    "ControlConfig",
+    "EdgeConfig",
+    "ServiceConfig",
+    "HealthConfig",
+    "DependencyConfig",
+    "RestartConfig",
+];
+
 const BLESS: &str = "ORDO_BLESS=1 cargo test -p ordo-config --test docs";
+
+thread_local! {
+    /// The types the page being generated documents itself; links to
+    /// others go to `proxy.md`.
+    static OWN: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Replaces what lies between `<!-- {name}:start -->` and
 /// `<!-- {name}:end -->` in `text`.
@@ -79,52 +100,79 @@ fn splice(text: &str, name: &str, body: &str) -> String {
     format!("{head}{start}\n{body}{end}{tail}")
 }
 
-#[test]
-fn the_guide_shows_the_current_reference_and_example() {
-    let guide = std::fs::read_to_string(GUIDE).expect("docs/proxy.md");
-    let example = std::fs::read_to_string(EXAMPLE).expect("examples/proxy/edge.yaml");
-    let fresh = splice(&guide, "reference", &reference());
-    let fresh = splice(&fresh, "example", &format!("```yaml\n{example}```\n"));
+/// Rewrites (with `ORDO_BLESS`) or checks the generated parts of `guide`.
+fn check_guide(guide: &str, example: &str, reference: String) {
+    let path = format!("{}/../../docs/{guide}", env!("CARGO_MANIFEST_DIR"));
+    let example_path = format!("{}/../../{example}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("docs/{guide}: {e}"));
+    let example_text =
+        std::fs::read_to_string(&example_path).unwrap_or_else(|e| panic!("{example}: {e}"));
+    let fresh = splice(&text, "reference", &reference);
+    let fresh = splice(&fresh, "example", &format!("```yaml\n{example_text}```\n"));
     if std::env::var_os("ORDO_BLESS").is_some() {
-        std::fs::write(GUIDE, &fresh).expect("write docs/proxy.md");
+        std::fs::write(&path, &fresh).unwrap_or_else(|e| panic!("write docs/{guide}: {e}"));
         return;
     }
-    if guide != fresh {
-        let line = guide
+    if text != fresh {
+        let line = text
             .lines()
             .zip(fresh.lines())
             .position(|(a, b)| a != b)
             .unwrap_or(0)
             + 1;
         panic!(
-            "docs/proxy.md is stale (it first differs at line {line}): its reference comes \
-             from the doc comments and its example from examples/proxy/edge.yaml.\n\
+            "docs/{guide} is stale (it first differs at line {line}): its reference comes \
+             from the doc comments and its example from {example}.\n\
              Regenerate it and commit the result:\n\n    {BLESS}\n"
         );
     }
 }
 
-/// The config reference, from the schema.
-fn reference() -> String {
+#[test]
+fn the_proxy_guide_shows_the_current_reference_and_example() {
     let schema = ordo_config::proxy_schema();
     let defs = schema["$defs"].as_object().expect("$defs");
-    let mut places = BTreeMap::new();
-    where_used(&schema, defs, "", &mut places, 0);
     let mut listed: Vec<&str> = ORDER.to_vec();
     listed.sort_unstable();
     let mut all: Vec<&str> = defs.keys().map(String::as_str).collect();
     all.push("ProxyConfig");
     all.sort_unstable();
     assert_eq!(listed, all, "ORDER must list every type of the schema once");
+    OWN.with(|o| *o.borrow_mut() = ORDER.to_vec());
+    check_guide(
+        "proxy.md",
+        "examples/proxy/edge.yaml",
+        reference(&schema, "ProxyConfig", ORDER),
+    );
+}
 
+#[test]
+fn the_manifest_guide_shows_the_current_reference_and_example() {
+    let schema = ordo_config::manifest::manifest_schema();
+    let defs = schema["$defs"].as_object().expect("$defs");
+    for name in defs.keys() {
+        assert!(
+            MANIFEST_ORDER.contains(&name.as_str()) || ORDER.contains(&name.as_str()),
+            "{name} is documented on neither page: add it to MANIFEST_ORDER"
+        );
+    }
+    OWN.with(|o| *o.borrow_mut() = MANIFEST_ORDER.to_vec());
+    check_guide(
+        "manifest.md",
+        "examples/bookstore/ordo.yaml",
+        reference(&schema, "Manifest", MANIFEST_ORDER),
+    );
+}
+
+/// A config reference from `schema`, with a section per type of `order`.
+fn reference(schema: &Value, root: &str, order: &[&str]) -> String {
+    let defs = schema["$defs"].as_object().expect("$defs");
+    let mut places = BTreeMap::new();
+    where_used(schema, defs, "", &mut places, 0);
     let mut out =
         format!("<!-- Generated from the doc comments by `{BLESS}`: edit those, not this. -->\n");
-    for &name in ORDER {
-        let def = if name == "ProxyConfig" {
-            &schema
-        } else {
-            &defs[name]
-        };
+    for &name in order {
+        let def = if name == root { schema } else { &defs[name] };
         out.push_str(&format!(
             "\n### `{name}`\n\n{}\n",
             text(&def["description"])
@@ -242,10 +290,15 @@ fn cell(s: &str) -> String {
 }
 
 fn link(name: &str) -> String {
-    if name == "Duration" {
-        "[duration](#duration)".to_owned()
+    let page = if OWN.with(|o| o.borrow().contains(&name)) {
+        ""
     } else {
-        format!("[`{name}`](#{})", name.to_lowercase())
+        "proxy.md"
+    };
+    if name == "Duration" {
+        format!("[duration]({page}#duration)")
+    } else {
+        format!("[`{name}`]({page}#{})", name.to_lowercase())
     }
 }
 
