@@ -13,12 +13,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-const GUIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/proxy.md");
-const EXAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../examples/proxy/edge.yaml"
-);
-
 /// The reference's sections, in reading order: the file from the top
 /// down, then the choices.
 const ORDER: &[&str] = &[
