@@ -173,6 +173,11 @@ impl Supervisor {
             s.pid = None;
         });
         tracing::info!(instance = %self.info.id, ?ending, "instance ended");
+        let how = match ending {
+            Ending::Graceful => "stopped",
+            Ending::Killed => "killed",
+        };
+        spawn::note(&self.log, &self.info.id, how);
         if let Some(detach) = self.detach.take() {
             detach.detach(ending).await;
         }

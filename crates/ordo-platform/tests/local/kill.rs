@@ -20,6 +20,8 @@ async fn kill_replaces_the_instance_with_a_new_id_and_port() {
         calls.contains(&Call::Detach("web-1".into(), Ending::Killed)),
         "{calls:?}"
     );
+    let log = std::fs::read_to_string(&victim.log).unwrap();
+    assert!(log.trim_end().ends_with("web-1 killed"), "{log}");
 
     let after = f.running(2).await;
     let ids: Vec<_> = after.iter().map(|i| i.id.as_str()).collect();

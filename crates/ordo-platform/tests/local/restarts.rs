@@ -154,7 +154,7 @@ async fn an_app_that_stops_answering_is_restarted_after_the_threshold() {
     let f = Fixture::with("unhealthy", |o| o.stop_timeout(Duration::from_millis(300)));
     let spec = f.upstream("web", 1).health(HealthSpec {
         unhealthy_threshold: 3,
-        timeout: Duration::from_millis(200),
+        timeout: Duration::from_millis(500),
         ..health()
     });
     f.platform.start(spec).await.unwrap();
@@ -184,7 +184,7 @@ async fn an_app_that_stops_answering_is_restarted_after_the_threshold() {
         .await;
     let reason = after.last_exit.unwrap();
     assert!(
-        reason.starts_with("failed GET /health 3 times in a row (last: no answer within 200ms"),
+        reason.starts_with("failed GET /health 3 times in a row (last: no answer within 500ms"),
         "{reason}"
     );
     assert_eq!(after.address, before.address, "restarted in place");

@@ -82,7 +82,7 @@ impl Drop for TempDir {
 pub(crate) fn health() -> HealthSpec {
     HealthSpec {
         interval: Duration::from_millis(50),
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(1),
         start_timeout: Duration::from_secs(20),
         ..HealthSpec::default()
     }
