@@ -38,12 +38,15 @@
 //! delimited by a close, malformed heads, keep-alive connections closed as
 //! a request arrives).
 //!
+//! [`temp::TempDir`] is a directory of its own for a test's files.
+//!
 //! [`client`] holds the matching client side: hyper clients for HTTP/1.1 and
 //! HTTP/2, a one-call `GET`, and [`client::raw_exchange`] for writing
 //! malformed bytes on a socket.
 
 pub mod client;
 pub mod raw;
+pub mod temp;
 pub mod upstream;
 
 pub use upstream::{
