@@ -11,7 +11,17 @@ use tracing_subscriber::{Layer, fmt};
 const ACCESS: &str = "ordo::access";
 
 pub(crate) fn init() {
-    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_at("info");
+}
+
+/// Logs at `warn` unless `RUST_LOG` says otherwise: for commands whose
+/// own output is the point (`ordo up`).
+pub(crate) fn init_quiet() {
+    init_at("warn");
+}
+
+fn init_at(default: &str) {
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let logs = fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)

@@ -14,10 +14,13 @@
 //! implements it.
 
 mod admin_client;
+mod check;
+mod control;
 mod fault;
 mod logging;
 mod proxy;
 mod toxiproxy;
+mod up;
 
 use std::process::ExitCode;
 
@@ -49,6 +52,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a fleet from its manifest on this machine: the control plane,
+    /// every service's instances with a sidecar each, and the edge.
+    Up(up::UpArgs),
+    /// Check a manifest without running it.
+    Check(check::CheckArgs),
+    /// Run the control plane alone (instance registry, audit log, REST API).
+    Control(control::ControlArgs),
     /// Run the HTTP sidecar / edge proxy, or check its config.
     Proxy(proxy::ProxyArgs),
     /// Inject failure into running proxies: add, list, renew, remove and
@@ -60,6 +70,21 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::try_parse() {
+        Ok(Cli {
+            command: Command::Up(args),
+        }) => {
+            logging::init_quiet();
+            up::run(args)
+        }
+        Ok(Cli {
+            command: Command::Check(args),
+        }) => check::run(args),
+        Ok(Cli {
+            command: Command::Control(args),
+        }) => {
+            logging::init();
+            control::run(args)
+        }
         Ok(Cli {
             command: Command::Proxy(args),
         }) => {

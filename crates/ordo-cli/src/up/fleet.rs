@@ -1,0 +1,183 @@
+//! A fleet running on this machine: the control plane (registry, audit
+//! log, REST API) in this process, every service's instances as local
+//! processes with a sidecar each, and the edge in front.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ordo_config::manifest::{Manifest, ServiceConfig};
+use ordo_control::{AuditEntry, ControlClient, ControlOptions, ControlPlane, ServeHandle};
+use ordo_platform::{
+    AuditEvent, AuditSink, BackoffPolicy, BoxFuture, HealthSpec, LocalOptions, LocalPlatform,
+    Platform, ServiceSpec,
+};
+use ordo_sidecar::{Edge, Sidecars};
+
+/// Where the parts of a fleet listen and keep their data, after the
+/// command line's overrides.
+#[derive(Debug)]
+pub(crate) struct Places {
+    /// The manifest's folder: relative paths start here.
+    pub(crate) base: PathBuf,
+    pub(crate) data: PathBuf,
+    pub(crate) control: String,
+    pub(crate) edge: Option<String>,
+}
+
+/// A running fleet.
+#[derive(Debug)]
+pub(crate) struct Fleet {
+    pub(crate) plane: ControlPlane,
+    server: ServeHandle,
+    pub(crate) control: SocketAddr,
+    pub(crate) client: ControlClient,
+    pub(crate) platform: LocalPlatform,
+    pub(crate) edge: Option<Edge>,
+    pub(crate) logs: PathBuf,
+}
+
+/// The actor `ordo up` writes in the audit log.
+pub(crate) const ACTOR: &str = "ordo-up";
+
+impl Fleet {
+    /// Opens the control plane, starts every service (dependencies
+    /// first) and the edge. On an error, what was started is stopped.
+    pub(crate) async fn start(m: &Manifest, places: &Places) -> Result<Fleet, String> {
+        let mut options = ControlOptions::new(&places.data);
+        options.default_lease = m.control.lease.get();
+        // The instances of an earlier run died with it.
+        options.forget_instances_on_start = true;
+        let plane = ControlPlane::open(options)
+            .await
+            .map_err(|e| format!("control plane: {e}"))?;
+        let (control, server) = plane
+            .serve(&places.control)
+            .await
+            .map_err(|e| format!("control plane: {e}"))?;
+        let client = ControlClient::new(&format!("http://{control}"))
+            .map_err(|e| e.to_string())?
+            .with_actor("sidecar");
+        let _ = plane
+            .audit()
+            .append(
+                AuditEntry::new(ACTOR, "fleet-starting", m.name.clone()).with_detail(
+                    serde_json::json!({ "services": m.services.len(), "control": control.to_string() }),
+                ),
+            )
+            .await;
+
+        let logs = places.data.join("logs");
+        let dependencies: HashMap<String, Vec<_>> = m
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.dependencies.clone()))
+            .collect();
+        let sidecars = Sidecars::new(
+            client.clone(),
+            dependencies,
+            m.control.lease.get(),
+            m.control.heartbeat.get(),
+        );
+        let backoff = BackoffPolicy {
+            initial: m.restart.initial_backoff.get(),
+            max: m.restart.max_backoff.get(),
+            ..BackoffPolicy::default()
+        };
+        let platform = LocalPlatform::new(
+            LocalOptions::new(&logs)
+                .backoff(backoff)
+                .stop_timeout(m.restart.stop_timeout.get())
+                .companion(Arc::new(sidecars))
+                .audit(Arc::new(ToAuditLog(plane.clone()))),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut fleet = Fleet {
+            plane,
+            server,
+            control,
+            client,
+            platform,
+            edge: None,
+            logs,
+        };
+        for s in m.start_order() {
+            if let Err(e) = fleet.platform.start(spec(s, &places.base)).await {
+                fleet.stop().await;
+                return Err(format!("service {}: {e}", s.name));
+            }
+        }
+        if let (Some(e), Some(address)) = (&m.edge, &places.edge) {
+            let mut e = e.clone();
+            e.address = address.clone();
+            match Edge::start(&e, fleet.client.clone()).await {
+                Ok(edge) => fleet.edge = Some(edge),
+                Err(e) => {
+                    fleet.stop().await;
+                    return Err(e.to_string());
+                }
+            }
+        }
+        Ok(fleet)
+    }
+
+    /// Stops the edge (requests in flight get two seconds), then every
+    /// instance, callers before their dependencies, then the control
+    /// plane.
+    pub(crate) async fn stop(self) {
+        if let Some(e) = self.edge {
+            e.stop(Duration::from_secs(2)).await;
+        }
+        self.platform.shutdown().await;
+        let _ = self
+            .plane
+            .audit()
+            .append(AuditEntry::new(ACTOR, "fleet-stopped", ""))
+            .await;
+        self.server.shutdown().await;
+    }
+}
+
+/// The platform's spec of a manifest's service.
+fn spec(s: &ServiceConfig, base: &Path) -> ServiceSpec {
+    let h = &s.health;
+    let mut spec = ServiceSpec::new(&s.name, &s.command)
+        .args(s.args.iter().cloned())
+        .dir(base.join(s.dir.as_deref().unwrap_or(".")))
+        .replicas(s.replicas)
+        .health(HealthSpec {
+            path: h.path.clone(),
+            interval: h.interval.get(),
+            timeout: h.timeout.get(),
+            healthy_threshold: h.healthy_threshold,
+            unhealthy_threshold: h.unhealthy_threshold,
+            start_timeout: h.start_timeout.get(),
+        });
+    for (k, v) in &s.env {
+        spec = spec.env(k, v);
+    }
+    spec
+}
+
+/// The platform's events, into the control plane's audit log.
+#[derive(Debug)]
+struct ToAuditLog(ControlPlane);
+
+impl AuditSink for ToAuditLog {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'static, Result<(), String>> {
+        let plane = self.0.clone();
+        Box::pin(async move {
+            plane
+                .audit()
+                .append(
+                    AuditEntry::new(event.actor, event.action, event.target)
+                        .with_detail(event.detail),
+                )
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+}
