@@ -145,13 +145,26 @@ impl ControlPlane {
         addr: &str,
         router: Router,
     ) -> Result<(SocketAddr, ServeHandle), ControlError> {
-        let bind_err = |source| ControlError::Bind {
-            addr: addr.to_owned(),
-            source,
-        };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(bind_err)?;
+            .map_err(|source| ControlError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        self.serve_listener(listener, router)
+    }
+
+    /// Serves `router` on a listener bound beforehand (when the address must be known
+    /// before the routes can be built).
+    pub fn serve_listener(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+    ) -> Result<(SocketAddr, ServeHandle), ControlError> {
+        let bind_err = |source| ControlError::Bind {
+            addr: "the given listener".to_owned(),
+            source,
+        };
         let local = listener.local_addr().map_err(bind_err)?;
         let (stop, stopped) = watch::channel(false);
         let app = router.layer(Extension(Draining::new(stopped.clone())));

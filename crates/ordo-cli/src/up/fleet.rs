@@ -34,7 +34,7 @@ pub(crate) struct Fleet {
     server: ServeHandle,
     pub(crate) control: SocketAddr,
     pub(crate) client: ControlClient,
-    pub(crate) platform: LocalPlatform,
+    pub(crate) platform: Arc<LocalPlatform>,
     pub(crate) edge: Option<Edge>,
     pub(crate) logs: PathBuf,
 }
@@ -53,9 +53,13 @@ impl Fleet {
         let plane = ControlPlane::open(options)
             .await
             .map_err(|e| format!("control plane: {e}"))?;
-        let (control, server) = plane
-            .serve(&places.control)
+        // Bound first: the sidecars need the address, and the API needs
+        // the platform that starts the sidecars.
+        let listener = tokio::net::TcpListener::bind(&places.control)
             .await
+            .map_err(|e| format!("control plane: cannot listen on {}: {e}", places.control))?;
+        let control = listener
+            .local_addr()
             .map_err(|e| format!("control plane: {e}"))?;
         let client = ControlClient::new(&format!("http://{control}"))
             .map_err(|e| e.to_string())?
@@ -86,14 +90,23 @@ impl Fleet {
             max: m.restart.max_backoff.get(),
             ..BackoffPolicy::default()
         };
-        let platform = LocalPlatform::new(
-            LocalOptions::new(&logs)
-                .backoff(backoff)
-                .stop_timeout(m.restart.stop_timeout.get())
-                .companion(Arc::new(sidecars))
-                .audit(Arc::new(ToAuditLog(plane.clone()))),
-        )
-        .map_err(|e| e.to_string())?;
+        let platform = Arc::new(
+            LocalPlatform::new(
+                LocalOptions::new(&logs)
+                    .backoff(backoff)
+                    .stop_timeout(m.restart.stop_timeout.get())
+                    .companion(Arc::new(sidecars))
+                    .audit(Arc::new(ToAuditLog(plane.clone()))),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        let (router, _) = plane.router_with(ordo_control::api::platform_routes(
+            plane.clone(),
+            platform.clone(),
+        ));
+        let (_, server) = plane
+            .serve_listener(listener, router)
+            .map_err(|e| format!("control plane: {e}"))?;
         let mut fleet = Fleet {
             plane,
             server,

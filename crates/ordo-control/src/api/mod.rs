@@ -14,6 +14,9 @@
 //! | `GET /v1/audit` | audit records (`after`, `before`, `limit`, `actor`, `action`, `target`, `order`) |
 //! | `POST /v1/audit` | appends a record: `201` and the record |
 //! | `GET /health` | `200` when the store answers, `503` when it does not |
+//! | `GET /v1/platform/instances` | with a platform ([`platform_routes`]): its instances, processes and phases |
+//! | `POST /v1/platform/instances/{id}/kill` | kills one (audited first); the platform replaces it |
+//! | `PUT /v1/platform/services/{name}/replicas` | sets a service's count `{"replicas": n}` (audited first) |
 //! | `GET /openapi.json` | the OpenAPI document |
 //!
 //! Every route is registered through utoipa-axum's `OpenApiRouter`, so the document
@@ -27,7 +30,10 @@ mod audit;
 mod error;
 mod extract;
 mod instances;
+mod platform;
 mod services;
+
+pub use platform::{Killed, Replicas, platform_routes};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +77,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(300);
     tags(
         (name = "registry", description = "Instances, their leases and statuses"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "platform", description = "Instances as the platform runs them, and actions on them (with a platform only)"),
         (name = "meta", description = "Health and this document"),
     )
 )]
