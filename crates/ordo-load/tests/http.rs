@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use ordo_load::{Load, LoadError, LoadSpec};
+use ordo_test_support::raw::{RawReply, RawUpstream};
 use ordo_test_support::{Behaviour, Upstream};
 
 fn for_secs(url: String, rate: f64, secs: f64) -> LoadSpec {
@@ -119,6 +120,27 @@ async fn resets_are_io_errors_and_slow_answers_time_out() {
     let t = &report.snapshot.total;
     assert_eq!((t.errors.timeout, t.completed), (10, 0));
     up.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_the_server_closed_while_idle_are_replaced() {
+    // Each answer ends its connection without saying so (no
+    // `connection: close`), as a server whose keep-alive timeout expired.
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let up = RawUpstream::start(vec![RawReply::close(ok); 3]).await;
+    let spec = LoadSpec {
+        max_requests: Some(3),
+        ..LoadSpec::new(format!("http://{}/", up.addr()), 10.0)
+    };
+    let t = Load::start(spec)
+        .expect("a valid spec")
+        .finish()
+        .await
+        .snapshot
+        .total;
+    assert_eq!((t.ok, t.errors.total()), (3, 0));
+    assert_eq!(up.connections(), 3);
+    assert!(up.requests()[0].starts_with(b"GET / HTTP/1.1\r\nhost: 127.0.0.1:"));
 }
 
 #[tokio::test]
