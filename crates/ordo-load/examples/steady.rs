@@ -3,9 +3,9 @@
 //!
 //! Run with
 //! `cargo run -p ordo-load --example steady -- http://127.0.0.1:9000/ 200 10`
-//! (URL, requests per second, seconds; a fourth argument sets the Tokio
-//! worker threads, default 1). With no URL it starts a local upstream
-//! first. It prints
+//! (URL, requests per second, seconds; optionally the Tokio worker threads,
+//! default 1, and `max_in_flight`, default 1024). With no URL (or an empty
+//! one) it starts a local upstream first. It prints
 //!
 //! ```text
 //!     1s    200/s  ok 200       4xx 0      5xx 0      errors 0 (0.00%)        p50 412µs    p99 1.10ms   max 1.31ms
@@ -39,13 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     runtime.block_on(async {
         let local = match arg(0) {
-            Some(_) => None,
-            None => Some(Upstream::builder().start().await),
+            Some(url) if !url.is_empty() => None,
+            _ => Some(Upstream::builder().start().await),
         };
-        let url = arg(0).map_or_else(
-            || local.as_ref().map(|u| u.url("/")).unwrap_or_default(),
-            str::to_owned,
-        );
+        let url = match &local {
+            Some(upstream) => upstream.url("/"),
+            None => arg(0).unwrap_or_default().to_owned(),
+        };
         let run = Load::start(LoadSpec {
             duration: Some(Duration::from_secs_f64(secs)),
             max_in_flight,
