@@ -17,6 +17,8 @@ mod admin_client;
 mod check;
 mod control;
 mod fault;
+mod live;
+mod load;
 mod logging;
 mod proxy;
 mod toxiproxy;
@@ -59,6 +61,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Run the control plane alone (instance registry, audit log, REST API).
     Control(control::ControlArgs),
+    /// Drive a steady open-loop load at a constant rate and report latency
+    /// without coordinated omission.
+    Load(load::LoadArgs),
     /// Run the HTTP sidecar / edge proxy, or check its config.
     Proxy(proxy::ProxyArgs),
     /// Inject failure into running proxies: add, list, renew, remove and
@@ -84,6 +89,12 @@ fn main() -> ExitCode {
         }) => {
             logging::init();
             control::run(args)
+        }
+        Ok(Cli {
+            command: Command::Load(args),
+        }) => {
+            logging::init_quiet();
+            load::run(args)
         }
         Ok(Cli {
             command: Command::Proxy(args),

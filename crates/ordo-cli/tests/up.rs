@@ -1,7 +1,8 @@
 //! `ordo up` as a newcomer runs it, with real processes: the bookstore
-//! demo starts, answers through the edge, survives a killed instance (the
-//! replacement is admitted, the callers' sidecars follow the registry), and
-//! Ctrl-C leaves no process behind; a fleet whose services cannot start
+//! demo starts, answers through the edge, shows its steady load's live
+//! summary, survives a killed instance (the replacement is admitted, the
+//! callers' sidecars follow the registry), and Ctrl-C leaves no process
+//! behind; a fleet whose services cannot start
 //! reports why and still stops on SIGTERM; `ordo check` refuses bad
 //! manifests.
 
@@ -88,10 +89,17 @@ async fn the_bookstore_answers_through_the_edge_and_survives_a_killed_instance()
         "127.0.0.1:0",
         "--edge-address",
         "127.0.0.1:0",
+        "--load",
+        "50",
     ]);
     let control = url_in(&up.wait_for("control plane").await);
     let edge = url_in(&up.wait_for("  edge ").await);
     up.wait_for("all 5 instances running").await;
+    // The steady load's live summary: requests, latency, instances, circuits.
+    let line = up
+        .wait_for("| catalog 1/1  edge 1/1  ratings 3/3 | circuits: all 3 closed")
+        .await;
+    assert!(line.contains("50/s") && line.contains("p99"), "{line}");
 
     let book = json(&format!("{edge}/books/1")).await;
     assert_eq!(book["book"]["title"], "Release It!");
@@ -179,6 +187,12 @@ async fn the_bookstore_answers_through_the_edge_and_survives_a_killed_instance()
     up.signal("INT");
     let status = up.exit().await;
     assert!(status.success(), "{status}\n{}", up.output());
+    assert!(
+        up.output()
+            .contains("latency   from each request's intended send time"),
+        "the load's report at the end:\n{}",
+        up.output()
+    );
     let pids = pids_in(&up.output());
     assert!(pids.len() >= 6, "{pids:?}\n{}", up.output());
     for pid in pids {
@@ -276,4 +290,27 @@ services:
         String::from_utf8_lossy(&out.stdout).contains("ok (3 services, 5 instances)"),
         "{out:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordo_load_sends_on_schedule_and_reports() {
+    let up = ordo_test_support::Upstream::builder()
+        .name("u")
+        .start()
+        .await;
+    let mut load = Running::ordo(&["load", &up.url("/"), "--rate", "40", "--duration", "1s"]);
+    let status = load.exit().await;
+    assert!(status.success(), "{}", load.output());
+    assert_eq!(up.hits(), 40, "{}", load.output());
+    let out = load.output();
+    assert!(
+        out.contains("requests  intended 40  sent 40  completed 40  errors 0"),
+        "{out}"
+    );
+
+    let mut bad = Running::ordo(&["load", "ftp://x/", "--rate", "0"]);
+    let status = bad.exit().await;
+    assert_eq!(status.code(), Some(2));
+    let out = bad.output();
+    assert!(out.contains("rate") && out.contains("url"), "{out}");
 }

@@ -19,10 +19,12 @@ use std::time::Duration;
 
 use clap::Args;
 use ordo_config::manifest::{MANIFEST_FILE, Manifest};
+use ordo_load::{Load, LoadRun, LoadSpec, Snapshot};
 use ordo_platform::Platform;
 use tokio::time::Instant;
 
 use crate::admin_client::AdminClient;
+use crate::live;
 use fleet::{Fleet, Places};
 
 /// `ordo up` flags.
@@ -31,10 +33,14 @@ pub(crate) struct UpArgs {
     /// The manifest, or a folder holding `ordo.yaml`.
     #[arg(value_name = "MANIFEST", default_value = ".")]
     manifest: PathBuf,
-    /// Drive this many requests per second through the edge (open loop,
-    /// constant rate) and print a summary every second.
+    /// Drive this many requests per second through the edge once every
+    /// instance is running (open loop, constant rate, latency from each
+    /// request's intended send time) and print a summary every second.
     #[arg(long, value_name = "RATE")]
     load: Option<f64>,
+    /// The path the load requests.
+    #[arg(long, value_name = "PATH", default_value = "/", requires = "load")]
+    load_path: String,
     /// Listen for users here instead of the manifest's `edge.address`
     /// (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
@@ -75,10 +81,18 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
 }
 
 async fn up(args: UpArgs) -> ExitCode {
+    if !args.load_path.starts_with('/') {
+        eprintln!(
+            "ordo up: --load-path {}: a path starts with `/`",
+            args.load_path
+        );
+        return ExitCode::from(2);
+    }
     if let Some(rate) = args.load
-        && !(rate.is_finite() && rate > 0.0)
+        && let Err(e) =
+            LoadSpec::new(format!("http://127.0.0.1:1{}", args.load_path), rate).validate()
     {
-        eprintln!("ordo up: --load {rate}: give a rate above 0 requests per second");
+        eprintln!("ordo up: --load {rate}: {e}");
         return ExitCode::from(2);
     }
     let file = manifest_path(&args.manifest);
@@ -143,20 +157,35 @@ async fn up(args: UpArgs) -> ExitCode {
     }
     println!("  logs           {}", fleet.logs.display());
     println!("  stop           Ctrl-C");
-    let outcome = watch(&fleet, &m, &places, edge_url.as_deref(), args.load, started).await;
+    let steady = args.load.map(|rate| Steady {
+        rate,
+        path: args.load_path.clone(),
+    });
+    if steady.is_some() && edge_url.is_none() {
+        eprintln!("ordo up: --load drives the edge, and the manifest has no `edge`");
+    }
+    let outcome = watch(&fleet, &m, &places, edge_url.as_deref(), steady, started).await;
     println!("ordo up: stopping every instance");
     fleet.stop().await;
     println!("ordo up: stopped");
     outcome
 }
 
-/// Reports changes until a stop signal.
+/// What to drive through the edge: `--load` and `--load-path`.
+#[derive(Debug, Clone)]
+struct Steady {
+    rate: f64,
+    path: String,
+}
+
+/// Reports changes until a stop signal; with a load, starts it once every
+/// instance is running and prints the live summary every second.
 async fn watch(
     fleet: &Fleet,
     m: &Manifest,
     places: &Places,
     edge_url: Option<&str>,
-    load: Option<f64>,
+    steady: Option<Steady>,
     started: Instant,
 ) -> ExitCode {
     let desired: BTreeMap<String, u32> = m
@@ -172,13 +201,19 @@ async fn watch(
         Some(e) => e.admin_addr().await.map(|a| a.to_string()),
         None => None,
     };
+    let mut load: Option<(LoadRun, tokio::sync::watch::Receiver<Snapshot>)> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut summary = tokio::time::interval(Duration::from_secs(1));
     let stop = crate::proxy::stopped();
     tokio::pin!(stop);
     loop {
+        let feed = async {
+            match load.as_mut() {
+                Some((_, feed)) => feed.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = &mut stop => return ExitCode::SUCCESS,
+            _ = &mut stop => break,
             _ = tick.tick() => {
                 let Ok(now) = fleet.platform.list().await else { continue };
                 for line in changes.lines(&now, &places.base) {
@@ -190,17 +225,46 @@ async fn watch(
                         "ordo up: all {total} instances running after {:.1}s",
                         started.elapsed().as_secs_f64()
                     );
-                    if let Some(u) = edge_url {
+                    if let Some(u) = edge_url
+                        && steady.is_none()
+                    {
                         line.push_str(&format!("; try: curl {u}/"));
                     }
                     println!("{line}");
+                    if let (Some(s), Some(u)) = (&steady, edge_url) {
+                        let url = format!("{u}{}", s.path);
+                        match Load::start(LoadSpec::new(url.clone(), s.rate)) {
+                            Ok(run) => {
+                                println!("ordo up: load {} requests/s to {url}, from each request's intended send time", s.rate);
+                                let feed = run.subscribe();
+                                load = Some((run, feed));
+                            }
+                            Err(e) => {
+                                eprintln!("ordo up: the load cannot start: {e}");
+                                return ExitCode::from(2);
+                            }
+                        }
+                    }
                 }
             }
-            _ = summary.tick(), if load.is_some() => {
-                let counts = status::instance_counts(&fleet.client, &desired).await;
-                let circuits = status::circuits(&fleet.client, &admin, edge_admin.clone()).await;
-                println!("  | {counts} | {circuits}");
+            open = feed => {
+                if !open {
+                    continue;
+                }
+                let line = match load.as_mut() {
+                    Some((_, feed)) => ordo_load::summary_line(&feed.borrow_and_update()),
+                    None => continue,
+                };
+                let counts = live::instance_counts(&fleet.client, Some(&desired)).await;
+                let circuits = live::circuits(&fleet.client, &admin, edge_admin.clone()).await;
+                println!("{line} | {counts} | {circuits}");
             }
         }
     }
+    if let Some((run, _)) = load {
+        run.stop();
+        let report = run.finish().await;
+        print!("{}", ordo_load::report_text(&report));
+    }
+    ExitCode::SUCCESS
 }

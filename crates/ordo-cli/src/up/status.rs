@@ -1,16 +1,12 @@
 //! What `ordo up` prints while the fleet runs: each instance's changes
-//! (started, running, restarting with the reason, replaced), once when the
-//! whole fleet is up, and with a load the live summary every second.
+//! (started, running, restarting with the reason, replaced) and once when
+//! the whole fleet is up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use ordo_control::ControlClient;
 use ordo_platform::{InstanceState, Phase};
-use ordo_sidecar::SIDECAR_ADMIN;
-
-use crate::admin_client::AdminClient;
 
 /// Remembers what was last printed of each instance.
 #[derive(Debug, Default)]
@@ -76,68 +72,4 @@ pub(crate) fn all_running(now: &[InstanceState], desired: &BTreeMap<String, u32>
             .count()
             >= want as usize
     })
-}
-
-/// `edge 1/1  catalog 1/1  ratings 2/3`: instances `UP` in the registry
-/// (what callers send to) over the desired count.
-pub(crate) async fn instance_counts(
-    client: &ControlClient,
-    desired: &BTreeMap<String, u32>,
-) -> String {
-    let up: HashMap<String, u32> = match client.services().await {
-        Ok(s) => s.services.into_iter().map(|s| (s.name, s.up)).collect(),
-        Err(_) => return "registry unreachable".to_owned(),
-    };
-    let parts: Vec<String> = desired
-        .iter()
-        .map(|(name, want)| format!("{name} {}/{want}", up.get(name).copied().unwrap_or(0)))
-        .collect();
-    parts.join("  ")
-}
-
-/// The circuits that are not closed, across every sidecar and the edge:
-/// `circuits: all closed (12)` or `circuits open: catalog-1 ratings/127.0.0.1:4001`.
-pub(crate) async fn circuits(
-    client: &ControlClient,
-    admin: &AdminClient,
-    edge_admin: Option<String>,
-) -> String {
-    let mut proxies: Vec<(String, String)> = Vec::new();
-    if let Ok(listing) = client.instances(None, None).await {
-        for i in listing.instances {
-            if let Some(a) = i.metadata.get(SIDECAR_ADMIN) {
-                proxies.push((i.id.clone(), a.clone()));
-            }
-        }
-    }
-    if let Some(a) = edge_admin {
-        proxies.push(("edge".to_owned(), a));
-    }
-    let calls = proxies
-        .iter()
-        .map(|(_, a)| admin.call(a, http::Method::GET, "/circuits", None));
-    let answers = futures_util::future::join_all(calls).await;
-    let mut total = 0;
-    let mut not_closed = Vec::new();
-    for ((who, _), answer) in proxies.iter().zip(answers) {
-        let Ok(answer) = answer else { continue };
-        let list: Vec<serde_json::Value> = serde_json::from_slice(&answer.body).unwrap_or_default();
-        for c in list {
-            total += 1;
-            let state = c["state"].as_str().unwrap_or("?");
-            if state != "closed" {
-                not_closed.push(format!(
-                    "{who} {} {state}",
-                    c["name"].as_str().unwrap_or("?")
-                ));
-            }
-        }
-    }
-    if total == 0 {
-        "no circuit breakers".to_owned()
-    } else if not_closed.is_empty() {
-        format!("circuits: all {total} closed")
-    } else {
-        format!("circuits: {}", not_closed.join(", "))
-    }
 }

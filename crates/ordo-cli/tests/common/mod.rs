@@ -20,6 +20,7 @@ pub(crate) struct Running {
     lines: mpsc::UnboundedReceiver<String>,
     /// Every line so far, for assertions and failure messages.
     pub(crate) seen: Arc<Mutex<Vec<String>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -40,6 +41,7 @@ impl Running {
             .expect("spawn");
         let (tx, lines) = mpsc::unbounded_channel();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         let out = BufReader::new(child.stdout.take().expect("piped")).lines();
         let err = BufReader::new(child.stderr.take().expect("piped")).lines();
         for mut reader in [
@@ -48,14 +50,19 @@ impl Running {
         ] {
             let tx = tx.clone();
             let seen = seen.clone();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 while let Some(l) = reader.next().await {
                     seen.lock().unwrap().push(l.clone());
                     let _ = tx.send(l);
                 }
-            });
+            }));
         }
-        Running { child, lines, seen }
+        Running {
+            child,
+            lines,
+            seen,
+            readers,
+        }
     }
 
     /// The next line containing `marker` (lines before it are skipped).
@@ -90,12 +97,16 @@ impl Running {
         assert!(ok, "kill -{signal} {pid}");
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit and for the last of its output.
     pub(crate) async fn exit(&mut self) -> ExitStatus {
-        tokio::time::timeout(PATIENCE, self.child.wait())
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("still running; output:\n{}", self.output()))
-            .expect("wait")
+            .expect("wait");
+        for r in self.readers.drain(..) {
+            let _ = tokio::time::timeout(PATIENCE, r).await;
+        }
+        status
     }
 }
 
