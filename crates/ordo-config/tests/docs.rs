@@ -69,7 +69,14 @@ const MANIFEST_ORDER: &[&str] = &[
     "ServiceConfig",
     "HealthConfig",
     "DependencyConfig",
+    "ServiceChaosConfig",
     "RestartConfig",
+    "ChaosConfig",
+    "ChaosWindowConfig",
+    "ExceptionConfig",
+    "OutageConfig",
+    "Grouping",
+    "MinHealthy",
 ];
 
 const BLESS: &str = "ORDO_BLESS=1 cargo test -p ordo-config --test docs";

@@ -4,7 +4,7 @@
 
 mod common;
 
-use ordo_config::manifest::{Manifest, dependency_env};
+use ordo_config::manifest::{Grouping, Manifest, MinHealthy, dependency_env};
 
 const GOOD: &str = "\
 name: shop
@@ -281,4 +281,180 @@ fn an_empty_manifest_says_what_it_needs() {
         errors("# nothing yet\n"),
         "ordo.yaml: is empty: a manifest needs at least `name` and `services`"
     );
+}
+
+/// The manifest of these tests with `chaos` as its top-level `chaos:`
+/// section (from line 1) and `ratings` opted in with `service_chaos`.
+fn with_chaos(chaos: &str, service_chaos: &str) -> String {
+    let text = GOOD.replace(
+        "    replicas: 3\n",
+        &format!("    replicas: 3\n    chaos: {service_chaos}\n"),
+    );
+    format!("chaos:\n{}{text}", common::indent(chaos, 2))
+}
+
+#[test]
+fn chaos_is_off_and_leashed_unless_switched_on() {
+    let m = parses(GOOD);
+    assert!(!m.chaos.enabled);
+    assert!(m.chaos.leashed);
+    assert_eq!(m.chaos.mean_time_between_kills, 5.0);
+    assert_eq!(m.chaos.min_time_between_kills, 1);
+    assert_eq!(m.chaos.grouping, Grouping::Cluster);
+    assert_eq!(m.chaos.window.start_hour, 9);
+    assert_eq!(m.chaos.window.end_hour, 15);
+    assert!(m.chaos.window.weekdays_only);
+    assert_eq!(m.chaos.window.time_zone, None);
+    assert_eq!(m.chaos.min_healthy, MinHealthy::Count(1));
+    assert_eq!(m.chaos.outage.as_ref().unwrap().max_error_rate, 0.05);
+    assert!(m.chaos.outage.as_ref().unwrap().deploys);
+    assert!(m.services.iter().all(|s| s.chaos.is_none()));
+}
+
+#[test]
+fn a_good_chaos_section_is_read_with_its_overrides() {
+    let text = with_chaos(
+        "\
+enabled: true
+leashed: false
+mean_time_between_kills: 2.5
+min_time_between_kills: 0
+grouping: stack
+slot: 5s
+window: { start_hour: 0, end_hour: 24, time_zone: Europe/Berlin, weekdays_only: false }
+holidays: [2025-12-25, 2026-01-01]
+exceptions:
+  - { service: 'catalog*' }
+  - { service: web, stack: 'eu-*', cluster: '*-old' }
+min_healthy: 50%
+outage: { max_error_rate: 0.1, deploys: false }
+seed: 42
+",
+        "{ mean_time_between_kills: 3, min_time_between_kills: 2, grouping: app, min_healthy: 2 }",
+    );
+    let m = parses(&text);
+    let c = &m.chaos;
+    assert!(c.enabled && !c.leashed);
+    assert_eq!(c.mean_time_between_kills, 2.5);
+    assert_eq!(c.slot.unwrap().to_string(), "5s");
+    assert_eq!(c.window.time_zone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(c.holidays.len(), 2);
+    assert_eq!(c.exceptions[1].stack.as_deref(), Some("eu-*"));
+    assert_eq!(c.exceptions[0].stack, None);
+    assert_eq!(c.min_healthy, MinHealthy::Percent(50.0));
+    assert_eq!(c.seed, Some(42));
+    let r = m.service("ratings").unwrap().chaos.clone().unwrap();
+    assert!(r.enabled);
+    assert_eq!(r.grouping, Some(Grouping::App));
+    assert_eq!(r.min_healthy, Some(MinHealthy::Count(2)));
+    let text = with_chaos("outage: null\n", "{}");
+    let m = parses(&text);
+    assert_eq!(m.chaos.outage, None);
+    assert!(
+        m.service("ratings")
+            .unwrap()
+            .chaos
+            .as_ref()
+            .unwrap()
+            .enabled
+    );
+}
+
+#[test]
+fn a_bad_chaos_section_names_line_and_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "window: { start_hour: 15, end_hour: 9 }\n",
+            "{}",
+            "ordo.yaml:2:29: chaos.window.end_hour: 9 is not after start_hour 15: the window would be empty",
+        ),
+        (
+            "window: { end_hour: 25 }\n",
+            "{}",
+            "ordo.yaml:2:13: chaos.window.end_hour: must be 1 to 24, got 25",
+        ),
+        (
+            "window: { time_zone: Mars/Olympus }\n",
+            "{}",
+            "ordo.yaml:2:13: chaos.window.time_zone: `Mars/Olympus` is not a time zone; \
+             use an IANA name such as `Europe/Berlin`, `America/Los_Angeles` or `UTC`",
+        ),
+        (
+            "holidays:\n  - 2025-12-25\n  - 2025-02-30\n",
+            "{}",
+            "ordo.yaml:4:7: chaos.holidays[1]: `2025-02-30` is not a date written `YYYY-MM-DD`, \
+             such as `2025-12-25`",
+        ),
+        (
+            "mean_time_between_kills: 0.5\n",
+            "{}",
+            "ordo.yaml:2:3: chaos.mean_time_between_kills: must be at least 1 (work days or slots), got 0.5",
+        ),
+        (
+            "mean_time_between_kills: 2\nmin_time_between_kills: 3\n",
+            "{}",
+            "ordo.yaml:3:3: chaos.min_time_between_kills: 3 is more than the mean time between kills 2",
+        ),
+        (
+            "min_healthy: 150%\n",
+            "{}",
+            "ordo.yaml:2:3: chaos.min_healthy: must be 0% to 100%, got 150%",
+        ),
+        (
+            "outage: { max_error_rate: 1.5 }\n",
+            "{}",
+            "ordo.yaml:2:13: chaos.outage.max_error_rate: must be 0 to 1, got 1.5",
+        ),
+        (
+            "exceptions: [ { service: ratngs } ]\n",
+            "{}",
+            "ordo.yaml:2:19: chaos.exceptions[0].service: no service is named `ratngs`",
+        ),
+        (
+            "exceptions: [ { service: 'x*' } ]\n",
+            "{}",
+            "ordo.yaml:2:19: chaos.exceptions[0].service: `x*` matches no service",
+        ),
+        (
+            "slot: 50ms\n",
+            "{}",
+            "ordo.yaml:2:3: chaos.slot: 50ms is shorter than 100ms",
+        ),
+        (
+            "slot: 8h\n",
+            "{}",
+            "ordo.yaml:2:3: chaos.slot: 8h is longer than the window (9:00 to 15:00): \
+             some work days would have no slot",
+        ),
+        (
+            "enabled: true\n",
+            "{ mean_time_between_kills: 0 }",
+            "ordo.yaml:19:14: services[2].chaos.mean_time_between_kills: \
+             must be at least 1 (work days or slots), got 0",
+        ),
+        (
+            "mean_time_between_kills: 2\n",
+            "{ min_time_between_kills: 3 }",
+            "ordo.yaml:19:14: services[2].chaos.min_time_between_kills: \
+             3 is more than the mean time between kills 2",
+        ),
+    ];
+    for (chaos, service, expected) in cases {
+        let text = with_chaos(chaos, service);
+        assert_eq!(&errors(&text), expected, "--- in:\n{text}");
+    }
+}
+
+#[test]
+fn a_chaos_typo_is_named() {
+    let e = errors(&with_chaos("enabld: true\n", "{}"));
+    assert!(e.starts_with("ordo.yaml:2:3: chaos"), "{e}");
+    assert!(e.contains("enabled"), "{e}");
+    let e = errors(&with_chaos("grouping: region\n", "{}"));
+    assert!(e.starts_with("ordo.yaml:2:"), "{e}");
+    assert!(e.contains("cluster"), "{e}");
+    let e = errors(&with_chaos("min_healthy: half\n", "{}"));
+    assert!(e.contains("neither a count"), "{e}");
+    let e = errors(&with_chaos("{}", "{ enabled: true, mean: 3 }"));
+    assert!(e.contains("services[2].chaos"), "{e}");
 }

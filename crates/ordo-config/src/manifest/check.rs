@@ -47,6 +47,7 @@ impl Manifest {
                 });
             }
         }
+        p.at("chaos", |p| self.chaos.check(p, self));
         p.at("restart", |p| {
             let r = &self.restart;
             p.check(!r.initial_backoff.is_zero(), "initial_backoff", || {
@@ -190,6 +191,9 @@ impl ServiceConfig {
             p.check(!dir.trim().is_empty(), "dir", || {
                 "is empty; leave it out to use the manifest's folder".into()
             });
+        }
+        if let Some(c) = &self.chaos {
+            p.at("chaos", |p| c.check(p, &m.chaos));
         }
         p.at("health", |p| {
             let h = &self.health;

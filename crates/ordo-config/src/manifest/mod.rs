@@ -21,9 +21,14 @@
 //! and `env` may use `${NAME}` and `${NAME:-default}`, expanded when an
 //! instance starts (`$$` is a `$`).
 
+mod chaos;
 mod check;
 mod service;
 
+pub use chaos::{
+    ChaosConfig, ChaosWindowConfig, ExceptionConfig, Grouping, MIN_SLOT, MinHealthy, OutageConfig,
+    ServiceChaosConfig, is_date, wildcard_match,
+};
 pub use service::{
     BuildConfig, DependencyConfig, HealthConfig, RestartConfig, ServiceConfig, dependency_env,
 };
@@ -58,6 +63,10 @@ pub struct Manifest {
     /// How crashed instances are restarted and stopped ones given time.
     #[serde(default)]
     pub restart: RestartConfig,
+    /// Chaos Monkey: random kills of opted-in services' instances in
+    /// working hours. Off when absent.
+    #[serde(default)]
+    pub chaos: ChaosConfig,
 }
 
 /// The control plane `ordo up` runs.

@@ -41,6 +41,10 @@ pub struct ServiceConfig {
     /// The services this one calls, each through its sidecar.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<DependencyConfig>,
+    /// Opts the service in to Chaos Monkey (`chaos: {}`), with its own
+    /// settings where given; not opted in when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<super::ServiceChaosConfig>,
 }
 
 /// An HTTP health check of each instance: `GET http://127.0.0.1:$PORT{path}`,
