@@ -49,6 +49,8 @@ pub const UPSTREAM_OPEN: &str = "ordo_proxy_upstream_connections_open";
 pub const FAULTS_INJECTED: &str = "ordo_faults_injected";
 /// Faults active now (declared and added).
 pub const FAULTS_ACTIVE: &str = "ordo_faults_active";
+/// 1 while fault injection is halted (`PUT /faults/halt`), else 0.
+pub const FAULTS_HALTED: &str = "ordo_faults_halted";
 
 /// Labels of a route's series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -172,6 +174,7 @@ pub struct ProxyMetrics {
     pub(crate) upstream_open: Family<ClusterLabels, Gauge>,
     pub(crate) faults_injected: Family<FaultLabels, Counter>,
     pub(crate) faults_active: Gauge,
+    pub(crate) faults_halted: Gauge,
 }
 
 impl ProxyMetrics {
@@ -197,6 +200,7 @@ impl ProxyMetrics {
             upstream_open: Family::default(),
             faults_injected: Family::default(),
             faults_active: Gauge::default(),
+            faults_halted: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -280,6 +284,11 @@ impl ProxyMetrics {
             FAULTS_ACTIVE,
             "Faults active now, declared and added",
             m.faults_active.clone(),
+        );
+        registry.register(
+            FAULTS_HALTED,
+            "1 while fault injection is halted, else 0",
+            m.faults_halted.clone(),
         );
         Arc::new(ProxyMetrics { registry, ..m })
     }

@@ -80,7 +80,7 @@ impl Proxy {
                 }
             }
         }
-        let tcp = Arc::new(TcpProxies::default());
+        let tcp = Arc::new(TcpProxies::new(shared.faults.halt_lock().clone()));
         let problems = tcp.apply_config(&[], &doc.config.tcp_proxies).await;
         if !problems.is_empty() {
             for t in &listeners {

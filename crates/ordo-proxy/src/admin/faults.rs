@@ -3,13 +3,17 @@
 //! | method and path | does |
 //! |---|---|
 //! | `GET /faults` | every active fault, with its spec, expiry, lease and counts |
-//! | `POST /faults` | adds the fault in the JSON body (a fault spec): `201` and the fault, or `400` with every problem |
+//! | `POST /faults` | adds the fault in the JSON body (a fault spec): `201` and the fault, `400` with every problem, or `423` while halted |
 //! | `GET /faults/{id}` | one fault |
 //! | `DELETE /faults/{id}` | removes it: `204`, or `404` |
 //! | `POST /faults/{id}/renew` | renews its lease: `200`, `404`, or `409` when it has none |
-//! | `DELETE /faults` | removes every fault, and every toxic of the TCP proxies (a halt): `200` and how many |
+//! | `DELETE /faults` | removes every fault, and every toxic of the TCP proxies: `200` and how many (new ones may be added at once) |
+//! | `PUT /faults/halt` | the same, and refuses new faults and toxics (`423`) until lifted (`halt.rs`) |
+//! | `GET /faults/halt` | whether halted, by whom, why and since when (`halt.rs`) |
+//! | `DELETE /faults/halt` | lifts the halt (`halt.rs`) |
 //!
 //! Errors are JSON too: `{"error": "...", "problems": [{"field", "message"}]}`.
+//! The id `halt` is reserved.
 
 use std::time::Duration;
 
@@ -33,7 +37,7 @@ const MAX_BODY: usize = 256 * 1024;
 
 pub(super) fn routes() -> Router<std::sync::Weak<Proxy>> {
     Router::new()
-        .route("/faults", get(list).post(add).delete(halt))
+        .route("/faults", get(list).post(add).delete(remove_all))
         .route("/faults/{id}", get(one).delete(remove))
         .route("/faults/{id}/renew", post(renew))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -69,7 +73,8 @@ struct ErrorBody {
     problems: Vec<Problem>,
 }
 
-fn error(
+/// An error answer: `{"error": message, "problems": [{"field", "message"}]}`.
+pub(super) fn error(
     status: StatusCode,
     message: impl Into<String>,
     problems: Vec<(String, String)>,
@@ -182,6 +187,7 @@ async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
             format!("{e} (faults.max_faults)"),
             Vec::new(),
         ),
+        Err(AddFaultError::Halted(h)) => error(StatusCode::LOCKED, h.refusal("fault"), Vec::new()),
     }
 }
 
@@ -211,15 +217,15 @@ async fn renew(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Resp
 }
 
 #[derive(Debug, Serialize)]
-struct Halted {
+struct Removed {
     removed: usize,
 }
 
-async fn halt(axum::extract::State(p): Proxied) -> Response {
+async fn remove_all(axum::extract::State(p): Proxied) -> Response {
     let Some(p) = p.upgrade() else { return gone() };
-    let faults = p.faults().halt();
+    let faults = p.faults().remove_all();
     let toxics = p.tcp().clear_toxics().await;
-    Json(Halted {
+    Json(Removed {
         removed: faults + toxics,
     })
     .into_response()

@@ -1,8 +1,10 @@
 //! The admin endpoint, on its own address: `/ready`, `/live`, `/metrics`,
-//! `/config`, `/clusters`, `/circuits`, `/listeners`, the fault API under `/faults` (`faults.rs`), and
-//! Toxiproxy's API over the TCP proxies (`toxiproxy.rs`).
+//! `/config`, `/clusters`, `/circuits`, `/listeners`, the fault API under `/faults` (`faults.rs`)
+//! with its halt lock at `/faults/halt` (`halt.rs`), and Toxiproxy's API over the TCP proxies
+//! (`toxiproxy.rs`).
 
 mod faults;
+mod halt;
 mod toxiproxy;
 
 use std::net::SocketAddr;
@@ -48,6 +50,7 @@ pub(crate) async fn start(address: &str, proxy: Arc<Proxy>) -> Result<AdminTask,
         .route("/circuits", get(circuits))
         .route("/listeners", get(listeners))
         .merge(faults::routes())
+        .merge(halt::routes())
         .merge(toxiproxy::routes())
         .with_state(Arc::downgrade(&proxy));
     let (stop, mut stopped) = watch::channel(false);

@@ -11,7 +11,7 @@
 //! | `POST /proxies/{proxy}` | changes `listen`, `upstream` or `enabled` |
 //! | `DELETE /proxies/{proxy}` | removes it, closing its connections: `204` |
 //! | `GET /proxies/{proxy}/toxics` | its toxics |
-//! | `POST /proxies/{proxy}/toxics` | adds a toxic (`name`, `type`, `stream`, `toxicity`, `attributes`) |
+//! | `POST /proxies/{proxy}/toxics` | adds a toxic (`name`, `type`, `stream`, `toxicity`, `attributes`); `423` while fault injection is halted (`PUT /faults/halt`) |
 //! | `GET`, `POST`, `DELETE /proxies/{proxy}/toxics/{toxic}` | reads, changes (`toxicity`, `attributes`), removes one |
 //! | `POST /reset` | enables every proxy and removes every toxic: `204` |
 //! | `GET /version` | the server's version, as text |
@@ -62,6 +62,7 @@ fn failed(e: TcpError) -> Response {
         TcpError::Conflict(_) => StatusCode::CONFLICT,
         TcpError::Invalid(_) => StatusCode::BAD_REQUEST,
         TcpError::Bind(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        TcpError::Locked(_) => StatusCode::LOCKED,
     };
     error(status, e)
 }

@@ -7,8 +7,8 @@
 //! slots for the request's life; a `per: attempt` fault rolls at each
 //! attempt. At an attempt, the first candidate that takes the
 //! attempt's endpoint and is on applies; Envoy's request headers (on
-//! listeners that allow them) come last. A removed or expired fault stops
-//! applying at the next attempt.
+//! listeners that allow them, unless fault injection is halted) come last.
+//! A removed or expired fault stops applying at the next attempt.
 
 use std::sync::Arc;
 
@@ -160,9 +160,10 @@ fn roll(faults: &Faults, fault: &Fault) -> bool {
     fault.percent.is_all() || fault.percent.hit(faults.rng.next_f64())
 }
 
-/// The action Envoy's headers ask for, each part rolled for its share.
+/// The action Envoy's headers ask for, each part rolled for its share;
+/// none while fault injection is halted.
 fn envoy_action(faults: &Faults, h: &HeaderFaults) -> Option<Action> {
-    if h.is_empty() {
+    if h.is_empty() || faults.is_halted() {
         return None;
     }
     let hit = |p: ordo_fault::Percent| p.is_all() || p.hit(faults.rng.next_f64());

@@ -8,10 +8,13 @@
 //! The data path pays one lock-free load per request when no fault is
 //! active. Faults come from the config (`faults.declared`), from the admin
 //! API (`/faults`, see `admin.rs`), and, on listeners that allow it, from
-//! Envoy's fault headers on the request itself.
+//! Envoy's fault headers on the request itself. A halt (`halt.rs`) removes
+//! them all and refuses new ones until it is lifted.
 
+mod halt;
 mod inject;
 
+pub(crate) use halt::{Halt, HaltLock};
 pub(crate) use inject::{Injection, RequestFaults};
 
 use std::sync::Arc;
@@ -240,6 +243,18 @@ pub(crate) struct Faults {
     pub(crate) rng: Rng,
     /// Envoy's request headers, one series set for them all.
     pub(crate) envoy_counters: Counters,
+    /// The halt lock, shared with the TCP proxies' toxics.
+    halt: Arc<HaltLock>,
+}
+
+/// The id a fault may not have: `/faults/halt` is the halt lock.
+const RESERVED_ID: &str = "halt";
+
+fn reserved_id(field: String) -> (String, String) {
+    (
+        field,
+        format!("`{RESERVED_ID}` is reserved (`/faults/{RESERVED_ID}` is the halt lock)"),
+    )
 }
 
 /// Why a fault could not be added.
@@ -249,6 +264,8 @@ pub(crate) enum AddFaultError {
     Invalid(Vec<(String, String)>),
     /// The limits or the id refuse it.
     Refused(AddError),
+    /// Fault injection is halted.
+    Halted(Halt),
 }
 
 impl Faults {
@@ -259,16 +276,27 @@ impl Faults {
             envoy_counters: Counters::new(metrics, "x-envoy-fault"),
             metrics: metrics.clone(),
             rng: Rng::new(),
+            halt: Arc::default(),
         })
     }
 
+    /// The halt lock, for the other kinds of fault (toxics) to check.
+    pub(crate) fn halt_lock(&self) -> &Arc<HaltLock> {
+        &self.halt
+    }
+
     /// Takes a new config's limits and declared faults (the faults added at
-    /// runtime stay).
+    /// runtime stay). While halted, the declared faults are checked but not
+    /// applied.
     pub(crate) fn configure(&self, config: &FaultsConfig) -> Result<(), Vec<(String, String)>> {
         let mut declared = Vec::new();
         let mut problems = Vec::new();
         for (i, spec) in config.declared.iter().enumerate() {
             let id = spec.id.clone().unwrap_or_else(|| format!("declared-{i}"));
+            if id == RESERVED_ID {
+                problems.push(reserved_id(format!("faults.declared[{i}].id")));
+                continue;
+            }
             match Fault::compile(spec, &id, &self.metrics) {
                 Ok(value) => declared.push(NewLease {
                     id,
@@ -289,7 +317,15 @@ impl Faults {
             declared: Vec::new(),
             ..config.clone()
         }));
-        self.leases.replace_declared(declared, Instant::now());
+        self.halt.with(|halt| match halt {
+            Some(h) if !declared.is_empty() => tracing::warn!(
+                declared = declared.len(),
+                halted_by = h.who(),
+                "declared faults not applied: fault injection is halted"
+            ),
+            Some(_) => {}
+            None => self.leases.replace_declared(declared, Instant::now()),
+        });
         self.metrics
             .faults_active
             .set(self.leases.current().len() as i64);
@@ -301,8 +337,11 @@ impl Faults {
     pub(crate) fn add(
         &self,
         spec: FaultSpec,
-        problems: Vec<(String, String)>,
+        mut problems: Vec<(String, String)>,
     ) -> Result<Arc<Lease<Fault>>, AddFaultError> {
+        if spec.id.as_deref() == Some(RESERVED_ID) {
+            problems.push(reserved_id("id".to_owned()));
+        }
         if !problems.is_empty() {
             return Err(AddFaultError::Invalid(problems));
         }
@@ -318,10 +357,15 @@ impl Faults {
             lease: spec.lease.map(|l| l.get()),
             max_active: spec.max_active.unwrap_or(limits.max_active),
         };
-        let added = self
-            .leases
-            .add(new, limits.max_faults as usize, Instant::now())
-            .map_err(AddFaultError::Refused)?;
+        // Checked and added under the halt lock: an add racing a halt lands
+        // before it (and is removed by it) or is refused.
+        let added = self.halt.with(|halt| match halt {
+            Some(h) => Err(AddFaultError::Halted(h.clone())),
+            None => self
+                .leases
+                .add(new, limits.max_faults as usize, Instant::now())
+                .map_err(AddFaultError::Refused),
+        })?;
         tracing::info!(
             fault = added.id(),
             ttl_ms = ttl.as_millis() as u64,
@@ -345,12 +389,65 @@ impl Faults {
         removed
     }
 
-    /// Removes every fault; how many there were.
-    pub(crate) fn halt(&self) -> usize {
+    /// Removes every fault, declared ones too (until the next reload); how
+    /// many there were. New faults may be added at once: see [`Faults::halt`]
+    /// for a halt that holds.
+    pub(crate) fn remove_all(&self) -> usize {
         let n = self.leases.clear();
-        tracing::warn!(removed = n, "every fault removed (halt)");
+        tracing::warn!(removed = n, "every fault removed");
         self.metrics.faults_active.set(0);
         n
+    }
+
+    /// Halts fault injection: removes every fault and refuses new ones
+    /// until [`Faults::lift`]. A halt already in force stands (its `since`,
+    /// `by` and `reason`); the faults are removed again all the same. The
+    /// halt in force, and how many faults were removed. The caller removes
+    /// the toxics after (they check the flag this raises).
+    pub(crate) fn halt(&self, halt: Halt) -> (Halt, usize) {
+        let asked_by = halt.by.clone();
+        let (current, n) = self.halt.engage(halt, || {
+            let n = self.leases.clear();
+            self.metrics.faults_active.set(0);
+            self.metrics.faults_halted.set(1);
+            n
+        });
+        tracing::warn!(
+            removed = n,
+            by = asked_by.as_deref(),
+            halted_by = current.who(),
+            reason = current.reason.as_deref(),
+            since = %current.since_rfc3339(),
+            "fault injection halted: every fault removed, new ones refused"
+        );
+        (current, n)
+    }
+
+    /// Lifts a halt: faults may be added again (declared ones come back at
+    /// the next reload). The halt that was in force, if any.
+    pub(crate) fn lift(&self) -> Option<Halt> {
+        let lifted = self.halt.lift(|| {
+            self.metrics.faults_halted.set(0);
+        });
+        if let Some(h) = &lifted {
+            tracing::warn!(
+                halted_by = h.who(),
+                since = %h.since_rfc3339(),
+                "fault injection halt lifted"
+            );
+        }
+        lifted
+    }
+
+    /// The halt in force, if any.
+    pub(crate) fn halted(&self) -> Option<Halt> {
+        self.halt.current()
+    }
+
+    /// Whether halted, without the lock (for Envoy's request headers).
+    #[inline]
+    pub(crate) fn is_halted(&self) -> bool {
+        self.halt.is_halted()
     }
 
     fn new_id(&self) -> String {

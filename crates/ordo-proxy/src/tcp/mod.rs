@@ -8,6 +8,10 @@
 //! which speaks Toxiproxy's (`admin/toxiproxy.rs`), so Toxiproxy's clients
 //! and test setups drive ordo unchanged. Toxics change open connections
 //! too: each connection watches its proxy's toxic list.
+//!
+//! Toxics are faults: while fault injection is halted (`PUT /faults/halt`,
+//! the fault store's [`HaltLock`]), none can be added, and proxies created
+//! from config start without theirs.
 
 mod pump;
 mod toxic;
@@ -26,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use self::pump::{Fate, Pump};
 pub(crate) use self::toxic::Toxic;
+use crate::fault::HaltLock;
 
 /// How long a proxied connection may take to reach its upstream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,12 +43,18 @@ pub(crate) enum TcpError {
     Invalid(Vec<(String, String)>),
     /// The listen address could not be bound.
     Bind(String),
+    /// Fault injection is halted: the message says by whom and how to lift
+    /// it.
+    Locked(String),
 }
 
 impl std::fmt::Display for TcpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TcpError::NotFound(m) | TcpError::Conflict(m) | TcpError::Bind(m) => f.write_str(m),
+            TcpError::NotFound(m)
+            | TcpError::Conflict(m)
+            | TcpError::Bind(m)
+            | TcpError::Locked(m) => f.write_str(m),
             TcpError::Invalid(p) => {
                 let all: Vec<String> = p
                     .iter()
@@ -72,11 +83,13 @@ pub(crate) struct TcpProxyView {
 }
 
 /// Every TCP proxy of the process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TcpProxies {
     proxies: Mutex<BTreeMap<String, Arc<TcpProxy>>>,
     serial: AtomicU64,
     rng: Arc<Rng>,
+    /// The fault store's halt: no toxic is added while it holds.
+    halt: Arc<HaltLock>,
 }
 
 #[derive(Debug)]
@@ -108,6 +121,26 @@ impl Drop for State {
 }
 
 impl TcpProxies {
+    /// No proxies yet; toxics obey `halt`.
+    pub(crate) fn new(halt: Arc<HaltLock>) -> Self {
+        TcpProxies {
+            proxies: Mutex::default(),
+            serial: AtomicU64::new(0),
+            rng: Arc::default(),
+            halt,
+        }
+    }
+
+    /// The refusal while halted.
+    fn locked(&self) -> TcpError {
+        let message = match self.halt.current() {
+            Some(h) => h.refusal("toxic"),
+            // Lifted in between: the caller may try again.
+            None => "fault injection was halted; try again".to_owned(),
+        };
+        TcpError::Locked(message)
+    }
+
     /// Creates a proxy (enabled ones start listening); `Conflict` when the
     /// name is taken.
     pub(crate) async fn create(&self, config: TcpProxyConfig) -> Result<TcpProxyView, TcpError> {
@@ -122,9 +155,20 @@ impl TcpProxies {
                 config.name
             )));
         }
+        // Checked under the proxies' lock, which a halt takes (to clear the
+        // toxics) after raising the flag: a proxy created after it sees it.
+        let halted = self.halt.is_halted();
+        if halted && !config.toxics.is_empty() {
+            tracing::warn!(
+                proxy = %config.name,
+                toxics = config.toxics.len(),
+                "TCP proxy created without its toxics: fault injection is halted"
+            );
+        }
         let toxics: Vec<Toxic> = config
             .toxics
             .iter()
+            .filter(|_| !halted)
             .map(|t| Toxic::compile(t.clone(), self.next_serial()))
             .collect();
         let proxy = Arc::new(TcpProxy {
@@ -254,7 +298,8 @@ impl TcpProxies {
         }
     }
 
-    /// Removes every toxic of every proxy (a halt).
+    /// Removes every toxic of every proxy (a halt: raise the halt flag
+    /// first for no toxic to come back).
     pub(crate) async fn clear_toxics(&self) -> usize {
         let all: Vec<Arc<TcpProxy>> = self.proxies.lock().await.values().cloned().collect();
         let mut n = 0;
@@ -271,7 +316,8 @@ impl TcpProxies {
         Ok(list.iter().map(Toxic::view).collect())
     }
 
-    /// Adds a toxic to a proxy (its open connections too).
+    /// Adds a toxic to a proxy (its open connections too); `Locked` while
+    /// fault injection is halted.
     pub(crate) async fn add_toxic(
         &self,
         name: &str,
@@ -285,7 +331,15 @@ impl TcpProxies {
         let toxic = Toxic::compile(spec, self.next_serial());
         let view = toxic.view();
         let mut err = None;
+        let mut halted = false;
         p.toxics.send_if_modified(|list| {
+            // Checked under the list's lock, which a halt takes after
+            // raising the flag: a toxic added here either is cleared by the
+            // halt or sees it.
+            if self.halt.is_halted() {
+                halted = true;
+                return false;
+            }
             if list.iter().any(|t| t.name == toxic.name) {
                 err = Some(TcpError::Conflict(format!(
                     "toxic `{}` exists on `{name}`",
@@ -298,6 +352,9 @@ impl TcpProxies {
             *list = Arc::new(next);
             true
         });
+        if halted {
+            return Err(self.locked());
+        }
         match err {
             Some(e) => Err(e),
             None => Ok(view),

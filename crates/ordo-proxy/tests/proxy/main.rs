@@ -9,6 +9,7 @@ mod balancing;
 mod deadline;
 mod faults;
 mod h2;
+mod halt;
 mod hygiene;
 mod policies;
 mod regressions;
