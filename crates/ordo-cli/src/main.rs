@@ -14,6 +14,7 @@
 //! implements it.
 
 mod admin_client;
+mod chaos;
 mod check;
 mod control;
 mod fault;
@@ -71,6 +72,9 @@ enum Command {
     Fault(fault::FaultArgs),
     /// Run a TCP fault proxy that speaks Toxiproxy's API.
     Toxiproxy(toxiproxy::ToxiproxyArgs),
+    /// The Chaos Monkey of a running fleet: status, plan, pause, resume,
+    /// halt, kill-now.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +115,9 @@ fn main() -> ExitCode {
             logging::init();
             toxiproxy::run(args)
         }
+        Ok(Cli {
+            command: Command::Chaos(args),
+        }) => chaos::run(args),
         // `--help` and `--version` arrive here too, with exit code 0.
         Err(e) => report(&e),
     }

@@ -91,9 +91,12 @@ async fn the_bookstore_answers_through_the_edge_and_survives_a_killed_instance()
         "127.0.0.1:0",
         "--load",
         "50",
+        // This test kills an instance itself; the demo's Chaos Monkey stays off.
+        "--no-chaos",
     ]);
     let control = url_in(&up.wait_for("control plane").await);
     let edge = url_in(&up.wait_for("  edge ").await);
+    up.wait_for("chaos monkey   off").await;
     up.wait_for("all 5 instances running").await;
     // The steady load's live summary: requests, latency, instances, circuits.
     let line = up

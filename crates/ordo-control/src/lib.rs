@@ -8,6 +8,8 @@
 //!   before [`AuditLog::append`] returns.
 //! - The store: one SQLite file, `<data_dir>/control.db` (WAL). The registry's state and
 //!   the audit log survive a restart; restored instances get a fresh lease.
+//! - [`chaos::ChaosMonkey`]: the Chaos Monkey's controller, which carries out the
+//!   schedule of `ordo-chaos` through a platform, audit first and fail closed.
 //! - The REST API ([`ControlPlane::router`], [`ControlPlane::serve`]): JSON under `/v1`,
 //!   its OpenAPI 3.1 document at `/openapi.json`, and [`ControlClient`] to call it from
 //!   another process.
@@ -31,6 +33,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod chaos;
 pub mod client;
 mod clock;
 mod options;

@@ -104,6 +104,11 @@ impl ControlPlane {
         &self.inner.audit
     }
 
+    /// The store, for the controllers in this crate.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// The options it was opened with.
     pub fn options(&self) -> &ControlOptions {
         &self.inner.options

@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ordo_chaos::ChaosSettings;
 use ordo_config::manifest::{Manifest, ServiceConfig};
+use ordo_control::chaos::{ChaosMonkey, ChaosOptions};
 use ordo_control::{AuditEntry, ControlClient, ControlOptions, ControlPlane, ServeHandle};
 use ordo_platform::{
     AuditEvent, AuditSink, BackoffPolicy, BoxFuture, HealthSpec, LocalOptions, LocalPlatform,
     Platform, ServiceSpec,
 };
 use ordo_sidecar::{Edge, Sidecars};
+use tokio::task::JoinHandle;
+
+use super::signals::{Proxies, ProxyErrorRates, ProxyFaults};
 
 /// Where the parts of a fleet listen and keep their data, after the
 /// command line's overrides.
@@ -37,6 +42,10 @@ pub(crate) struct Fleet {
     pub(crate) platform: Arc<LocalPlatform>,
     pub(crate) edge: Option<Edge>,
     pub(crate) logs: PathBuf,
+    pub(crate) chaos: ChaosMonkey,
+    proxies: Proxies,
+    /// The error-rate scraper and the fault-halt keeper.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// The actor `ordo up` writes in the audit log.
@@ -44,8 +53,9 @@ pub(crate) const ACTOR: &str = "ordo-up";
 
 impl Fleet {
     /// Opens the control plane, starts every service (dependencies
-    /// first) and the edge. On an error, what was started is stopped.
-    pub(crate) async fn start(m: &Manifest, places: &Places) -> Result<Fleet, String> {
+    /// first) and the edge; the Chaos Monkey runs when `chaos` and the
+    /// manifest switch it on. On an error, what was started is stopped.
+    pub(crate) async fn start(m: &Manifest, places: &Places, chaos: bool) -> Result<Fleet, String> {
         let mut options = ControlOptions::new(&places.data);
         options.default_lease = m.control.lease.get();
         // The instances of an earlier run died with it.
@@ -100,10 +110,30 @@ impl Fleet {
             )
             .map_err(|e| e.to_string())?,
         );
-        let (router, _) = plane.router_with(ordo_control::api::platform_routes(
-            plane.clone(),
-            platform.clone(),
-        ));
+        let settings = ChaosSettings::from_manifest(m).map_err(|e| format!("chaos: {e}"))?;
+        let settings = if chaos {
+            settings
+        } else {
+            settings.with_enabled(false)
+        };
+        let proxies = Proxies::new(plane.clone());
+        let (rates, scraper) = ProxyErrorRates::start(proxies.clone());
+        let faults = ProxyFaults::new(proxies.clone());
+        let tasks = vec![scraper, faults.keep_halted()];
+        let mut chaos = ChaosOptions::new(settings, Arc::new(rates));
+        chaos.faults = Some(Arc::new(faults));
+        let chaos = match ChaosMonkey::start(plane.clone(), platform.clone(), chaos).await {
+            Ok(c) => c,
+            Err(e) => {
+                tasks.iter().for_each(JoinHandle::abort);
+                platform.shutdown().await;
+                return Err(format!("chaos monkey: {e}"));
+            }
+        };
+        let (router, _) = plane.router_with(
+            ordo_control::api::platform_routes(plane.clone(), platform.clone())
+                .merge(ordo_control::api::chaos_routes(chaos.clone())),
+        );
         let (_, server) = plane
             .serve_listener(listener, router)
             .map_err(|e| format!("control plane: {e}"))?;
@@ -115,6 +145,9 @@ impl Fleet {
             platform,
             edge: None,
             logs,
+            chaos,
+            proxies,
+            tasks,
         };
         for s in m.start_order() {
             if let Err(e) = fleet.platform.start(spec(s, &places.base)).await {
@@ -126,7 +159,12 @@ impl Fleet {
             let mut e = e.clone();
             e.address = address.clone();
             match Edge::start(&e, fleet.client.clone()).await {
-                Ok(edge) => fleet.edge = Some(edge),
+                Ok(edge) => {
+                    if let Some(a) = edge.admin_addr().await {
+                        fleet.proxies.set_edge(a.to_string(), e.service.clone());
+                    }
+                    fleet.edge = Some(edge);
+                }
                 Err(e) => {
                     fleet.stop().await;
                     return Err(e.to_string());
@@ -136,10 +174,12 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// Stops the edge (requests in flight get two seconds), then every
+    /// Stops the Chaos Monkey, then the edge (requests in flight get two seconds), then every
     /// instance, callers before their dependencies, then the control
     /// plane.
     pub(crate) async fn stop(self) {
+        self.chaos.shutdown().await;
+        self.tasks.iter().for_each(JoinHandle::abort);
         if let Some(e) = self.edge {
             e.stop(Duration::from_secs(2)).await;
         }

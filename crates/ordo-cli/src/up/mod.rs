@@ -10,6 +10,7 @@
 
 mod build;
 mod fleet;
+mod signals;
 mod status;
 
 use std::collections::BTreeMap;
@@ -55,6 +56,10 @@ pub(crate) struct UpArgs {
     /// Do not run the manifest's `build` command.
     #[arg(long)]
     no_build: bool,
+    /// Keep the Chaos Monkey off, whatever the manifest's `chaos.enabled`
+    /// says (its API still answers, and says so).
+    #[arg(long)]
+    no_chaos: bool,
 }
 
 /// The manifest file `arg` names: itself, or `ordo.yaml` in that folder.
@@ -135,7 +140,7 @@ async fn up(args: UpArgs) -> ExitCode {
     }
     let started = Instant::now();
     let fleet = tokio::select! {
-        f = Fleet::start(&m, &places) => match f {
+        f = Fleet::start(&m, &places, !args.no_chaos) => match f {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("ordo up: {e}");
@@ -156,6 +161,7 @@ async fn up(args: UpArgs) -> ExitCode {
         println!("  edge           {u}");
     }
     println!("  logs           {}", fleet.logs.display());
+    println!("  chaos monkey   {}", chaos_line(fleet.chaos.settings()));
     println!("  stop           Ctrl-C");
     let steady = args.load.map(|rate| Steady {
         rate,
@@ -169,6 +175,20 @@ async fn up(args: UpArgs) -> ExitCode {
     fleet.stop().await;
     println!("ordo up: stopped");
     outcome
+}
+
+/// `off`, or which services it may kill and whether it is leashed.
+fn chaos_line(s: &ordo_chaos::ChaosSettings) -> String {
+    let services: Vec<&str> = s.services().collect();
+    if !s.enabled() || services.is_empty() {
+        return "off   (`chaos:` in the manifest; `ordo chaos status`)".to_owned();
+    }
+    let mode = if s.leashed() { "leashed" } else { "on" };
+    format!(
+        "{mode} for {} ({}; `ordo chaos status`, `ordo chaos halt`)",
+        services.join(", "),
+        s.calendar()
+    )
 }
 
 /// What to drive through the edge: `--load` and `--load-path`.

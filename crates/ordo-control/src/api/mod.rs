@@ -17,6 +17,10 @@
 //! | `GET /v1/platform/instances` | with a platform ([`platform_routes`]): its instances, processes and phases |
 //! | `POST /v1/platform/instances/{id}/kill` | kills one (audited first); the platform replaces it |
 //! | `PUT /v1/platform/services/{name}/replicas` | sets a service's count `{"replicas": n}` (audited first) |
+//! | `GET /v1/chaos` | with a Chaos Monkey ([`chaos_routes`]): its switches, slot and latest decisions |
+//! | `GET /v1/chaos/plan` | the blast radius: each group, eligible or why not, how many it may lose |
+//! | `POST /v1/chaos/pause`, `/resume`, `/halt` | the switches (audited first); halt also stops every fault |
+//! | `POST /v1/chaos/kill/{service}` | kills one instance now, through the guardrails |
 //! | `GET /openapi.json` | the OpenAPI document |
 //!
 //! Every route is registered through utoipa-axum's `OpenApiRouter`, so the document
@@ -27,12 +31,14 @@
 //! or when the server shuts down; a client that hangs up cancels its wait.
 
 mod audit;
+mod chaos;
 mod error;
 mod extract;
 mod instances;
 mod platform;
 mod services;
 
+pub use chaos::{Halted, chaos_routes};
 pub use platform::{Killed, Replicas, platform_routes};
 
 use std::sync::Arc;
@@ -77,6 +83,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(300);
     tags(
         (name = "registry", description = "Instances, their leases and statuses"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "chaos", description = "The Chaos Monkey: status, blast radius, switches, kill-now (with a Chaos Monkey only)"),
         (name = "platform", description = "Instances as the platform runs them, and actions on them (with a platform only)"),
         (name = "meta", description = "Health and this document"),
     )

@@ -61,8 +61,9 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 
-use crate::api::{ACTOR_HEADER, ErrorBody, MAX_WAIT};
+use crate::api::{ACTOR_HEADER, ErrorBody, Halted, MAX_WAIT};
 use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditRecord, Order};
+use crate::chaos::{ChaosStatus, KillNow};
 use crate::registry::{Instance, Listing, Registered, Registration, Services, Status};
 
 /// The default timeout of a call.
@@ -299,6 +300,41 @@ impl ControlClient {
         }
         self.json(Method::GET, with_query("/v1/audit".into(), &q), None)
             .await
+    }
+
+    /// `GET /v1/chaos`: the Chaos Monkey's status.
+    pub async fn chaos_status(&self) -> Result<ChaosStatus, ClientError> {
+        self.json(Method::GET, "/v1/chaos".into(), None).await
+    }
+
+    /// `GET /v1/chaos/plan`: the blast radius, as JSON.
+    pub async fn chaos_plan(&self) -> Result<serde_json::Value, ClientError> {
+        self.json(Method::GET, "/v1/chaos/plan".into(), None).await
+    }
+
+    /// `POST /v1/chaos/pause`, `/resume`: sets the switch; the new status.
+    pub async fn chaos_switch(&self, resume: bool) -> Result<ChaosStatus, ClientError> {
+        let path = if resume {
+            "/v1/chaos/resume"
+        } else {
+            "/v1/chaos/pause"
+        };
+        self.json(Method::POST, path.into(), None).await
+    }
+
+    /// `POST /v1/chaos/halt`: stops every kill and every fault.
+    pub async fn chaos_halt(&self) -> Result<Halted, ClientError> {
+        self.json(Method::POST, "/v1/chaos/halt".into(), None).await
+    }
+
+    /// `POST /v1/chaos/kill/{service}`: a kill now, through the guardrails.
+    pub async fn chaos_kill_now(&self, service: &str) -> Result<KillNow, ClientError> {
+        self.json(
+            Method::POST,
+            format!("/v1/chaos/kill/{}", encode(service)),
+            None,
+        )
+        .await
     }
 
     async fn json<T: DeserializeOwned>(

@@ -12,8 +12,11 @@
 //! held across an `.await`. (A blocking task also holds tokio's paused test clock still
 //! while it runs, which keeps lease tests exact.)
 
+mod chaos;
 mod rows;
 mod schema;
+
+pub(crate) use chaos::{SlotRow, SlotState, SwitchRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};

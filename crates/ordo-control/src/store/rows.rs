@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Loaded, StoreError, Write, sql};
-use crate::audit::{AuditQuery, AuditRecord, Order};
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord, Order};
 use crate::clock;
 use crate::registry::Status;
 
@@ -52,40 +52,51 @@ pub(super) fn write(conn: &mut Connection, write: Write) -> Result<Vec<AuditReco
         )
         .map_err(sql("writing the change index"))?;
     }
-    let mut records = Vec::with_capacity(write.audit.len());
-    if !write.audit.is_empty() {
-        let at_ms = clock::to_millis(clock::wall_now());
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO audit (at_ms, actor, action, target, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(sql("appending to the audit log"))?;
-        for entry in write.audit {
-            let detail = serde_json::to_string(&entry.detail).map_err(|e| StoreError::Corrupt {
-                what: "an audit entry's detail".into(),
-                detail: e.to_string(),
-            })?;
-            insert
-                .execute(params![
-                    at_ms,
-                    entry.actor,
-                    entry.action,
-                    entry.target,
-                    detail
-                ])
-                .map_err(sql("appending to the audit log"))?;
-            records.push(AuditRecord {
-                id: u64::try_from(tx.last_insert_rowid()).unwrap_or(0),
-                at: clock::rfc3339(clock::from_millis(at_ms)),
-                actor: entry.actor,
-                action: entry.action,
-                target: entry.target,
-                detail: entry.detail,
-            });
-        }
-    }
+    let records = append_audit(&tx, write.audit)?;
     tx.commit().map_err(sql("committing a write"))?;
+    Ok(records)
+}
+
+/// Appends `entries` to the audit log inside `conn`'s open transaction; the records
+/// exist once the caller commits.
+pub(super) fn append_audit(
+    conn: &Connection,
+    entries: Vec<AuditEntry>,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut records = Vec::with_capacity(entries.len());
+    if entries.is_empty() {
+        return Ok(records);
+    }
+    let at_ms = clock::to_millis(clock::wall_now());
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO audit (at_ms, actor, action, target, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(sql("appending to the audit log"))?;
+    for entry in entries {
+        let detail = serde_json::to_string(&entry.detail).map_err(|e| StoreError::Corrupt {
+            what: "an audit entry's detail".into(),
+            detail: e.to_string(),
+        })?;
+        insert
+            .execute(params![
+                at_ms,
+                entry.actor,
+                entry.action,
+                entry.target,
+                detail
+            ])
+            .map_err(sql("appending to the audit log"))?;
+        records.push(AuditRecord {
+            id: u64::try_from(conn.last_insert_rowid()).unwrap_or(0),
+            at: clock::rfc3339(clock::from_millis(at_ms)),
+            actor: entry.actor,
+            action: entry.action,
+            target: entry.target,
+            detail: entry.detail,
+        });
+    }
     Ok(records)
 }
 

@@ -57,6 +57,29 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT INTO meta (key, value) VALUES ('index', 0);
     ",
+    // 2: Chaos Monkey's slots (one row per group and slot: drawn or not, and what
+    // became of the kill) and its switches (paused, halted).
+    r"
+    CREATE TABLE chaos_slots (
+        grp       TEXT NOT NULL,
+        slot      INTEGER NOT NULL,
+        service   TEXT NOT NULL,
+        at_ms     INTEGER,
+        state     TEXT NOT NULL,
+        target    TEXT,
+        intent_id INTEGER,
+        reason    TEXT,
+        PRIMARY KEY (grp, slot)
+    ) STRICT;
+    CREATE INDEX chaos_slots_by_state ON chaos_slots (state, slot);
+
+    CREATE TABLE chaos_switches (
+        name  TEXT PRIMARY KEY NOT NULL,
+        on_   INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    ) STRICT;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,340 @@
+//! What the Chaos Monkey of `ordo up` reads from the proxies and does to
+//! them: each service's error rate as its callers' sidecars (and the edge)
+//! saw it, and the fault halt.
+//!
+//! The error rate of a service is the share of its callers' requests
+//! (after their retries) that got a 5xx, over the last
+//! [`RATE_WINDOW`]: the sum over every proxy of the requests on the
+//! listener that leads to the service (`to-<service>`, or the edge
+//! listener for the entry service). No requests means no outage (0); a
+//! rate is unknown (`None`, which the outage check treats as an outage)
+//! until the first scrape has run.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http::Method;
+use ordo_control::ControlPlane;
+use ordo_control::chaos::{ErrorRates, FaultSwitch};
+use ordo_control::registry::InstanceQuery;
+use ordo_platform::BoxFuture;
+use ordo_sidecar::SIDECAR_ADMIN;
+use tokio::time::Instant;
+
+use crate::admin_client::AdminClient;
+
+/// How far back the error rate looks.
+pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(10);
+/// How often the proxies are scraped.
+pub(crate) const SCRAPE_EVERY: Duration = Duration::from_secs(1);
+
+/// The proxies of the fleet: every sidecar in the registry, and the edge.
+#[derive(Debug, Clone)]
+pub(crate) struct Proxies {
+    plane: ControlPlane,
+    admin: AdminClient,
+    edge: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl Proxies {
+    pub(crate) fn new(plane: ControlPlane) -> Self {
+        Proxies {
+            plane,
+            admin: AdminClient::new(Duration::from_secs(2)),
+            edge: Arc::default(),
+        }
+    }
+
+    /// The edge's admin address and the service it leads to, once it runs.
+    pub(crate) fn set_edge(&self, admin: String, service: String) {
+        *self.edge.lock().unwrap_or_else(PoisonError::into_inner) = Some((admin, service));
+    }
+
+    /// Every proxy's admin address.
+    fn admins(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .plane
+            .registry()
+            .instances(&InstanceQuery::default())
+            .instances
+            .into_iter()
+            .filter_map(|i| i.metadata.get(SIDECAR_ADMIN).cloned())
+            .collect();
+        if let Some((a, _)) = &*self.edge.lock().unwrap_or_else(PoisonError::into_inner) {
+            out.push(a.clone());
+        }
+        out
+    }
+
+    fn edge_service(&self) -> Option<String> {
+        self.edge
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// Requests and 5xx answers, per service.
+type Counts = HashMap<String, (u64, u64)>;
+
+/// Adds the `ordo_proxy_requests_total` lines of a Prometheus text page to
+/// `into`, by the service each listener leads to.
+fn add_requests(page: &str, edge_service: Option<&str>, into: &mut Counts) {
+    for line in page.lines() {
+        let Some(rest) = line.strip_prefix("ordo_proxy_requests_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels.split(',').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k == name).then(|| v.trim_matches('"'))
+            })
+        };
+        let service = match label("listener") {
+            Some(l) => match l.strip_prefix("to-") {
+                Some(s) => s.to_owned(),
+                None if l == "edge" => match edge_service {
+                    Some(s) => s.to_owned(),
+                    None => continue,
+                },
+                None => continue,
+            },
+            None => continue,
+        };
+        let entry = into.entry(service).or_default();
+        entry.0 += value as u64;
+        if label("class") == Some("5xx") {
+            entry.1 += value as u64;
+        }
+    }
+}
+
+/// One scrape: when, and each proxy's counts (by admin address).
+type Scrape = (Instant, HashMap<String, Counts>);
+
+/// Error rates from periodic scrapes of every proxy's metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxyErrorRates {
+    /// Scrapes within the window, oldest first: per proxy, its counts.
+    history: Arc<Mutex<VecDeque<Scrape>>>,
+}
+
+impl ProxyErrorRates {
+    /// Scrapes `proxies` every [`SCRAPE_EVERY`] until the returned task is
+    /// aborted.
+    pub(crate) fn start(proxies: Proxies) -> (ProxyErrorRates, tokio::task::JoinHandle<()>) {
+        let rates = ProxyErrorRates {
+            history: Arc::default(),
+        };
+        let history = Arc::clone(&rates.history);
+        let task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SCRAPE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let edge_service = proxies.edge_service();
+                let admins = proxies.admins();
+                let pages = futures_util::future::join_all(
+                    admins
+                        .iter()
+                        .map(|a| proxies.admin.call(a, Method::GET, "/metrics", None)),
+                )
+                .await;
+                let mut scrape = HashMap::new();
+                for (admin, page) in admins.into_iter().zip(pages) {
+                    let Ok(page) = page else { continue };
+                    let mut counts = Counts::new();
+                    add_requests(
+                        &String::from_utf8_lossy(&page.body),
+                        edge_service.as_deref(),
+                        &mut counts,
+                    );
+                    scrape.insert(admin, counts);
+                }
+                let now = Instant::now();
+                let mut h = history.lock().unwrap_or_else(PoisonError::into_inner);
+                h.push_back((now, scrape));
+                while h.len() > 1 && now.duration_since(h[0].0) > RATE_WINDOW {
+                    h.pop_front();
+                }
+            }
+        });
+        (rates, task)
+    }
+}
+
+impl ErrorRates for ProxyErrorRates {
+    fn error_rate(&self, service: &str) -> Option<f64> {
+        let h = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, newest) = h.back()?;
+        let (_, oldest) = h.front()?;
+        // Per proxy, what it counted since the oldest scrape in the window;
+        // a proxy that appeared since counts from zero.
+        let (mut total, mut failed) = (0u64, 0u64);
+        for (admin, counts) in newest {
+            let Some(&(t, f)) = counts.get(service) else {
+                continue;
+            };
+            let (t0, f0) = oldest
+                .get(admin)
+                .and_then(|c| c.get(service).copied())
+                .unwrap_or((0, 0));
+            total += t.saturating_sub(t0);
+            failed += f.saturating_sub(f0);
+        }
+        Some(if total == 0 {
+            0.0
+        } else {
+            failed as f64 / total as f64
+        })
+    }
+}
+
+/// The fault halt over every proxy: `PUT /faults/halt` to halt,
+/// `DELETE /faults/halt` to lift. While halted, proxies that appear later
+/// (a replaced instance's sidecar) are halted as they are seen.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxyFaults {
+    proxies: Proxies,
+    halted: Arc<Mutex<Option<HashSet<String>>>>,
+}
+
+impl ProxyFaults {
+    pub(crate) fn new(proxies: Proxies) -> Self {
+        ProxyFaults {
+            proxies,
+            halted: Arc::default(),
+        }
+    }
+
+    /// Halts the proxies not yet halted, while a halt is on; every
+    /// [`SCRAPE_EVERY`] until the task is aborted.
+    pub(crate) fn keep_halted(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SCRAPE_EVERY);
+            loop {
+                every.tick().await;
+                let done = me
+                    .halted
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let Some(done) = done else { continue };
+                let fresh: Vec<String> = me
+                    .proxies
+                    .admins()
+                    .into_iter()
+                    .filter(|a| !done.contains(a))
+                    .collect();
+                if !fresh.is_empty() {
+                    let _ = me.apply(fresh, true).await;
+                }
+            }
+        })
+    }
+
+    /// Sends the halt (or its lifting) to `admins`; those that answered.
+    async fn apply(&self, admins: Vec<String>, halted: bool) -> (Vec<String>, Vec<String>) {
+        let (method, body) = if halted {
+            (
+                Method::PUT,
+                Some(br#"{"by":"chaos-monkey","reason":"ordo chaos halt"}"#.to_vec()),
+            )
+        } else {
+            (Method::DELETE, None)
+        };
+        let calls = admins.iter().map(|a| {
+            self.proxies
+                .admin
+                .call(a, method.clone(), "/faults/halt", body.clone())
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        for (a, answer) in admins.into_iter().zip(answers) {
+            match answer {
+                Ok(r) if r.status.is_success() => ok.push(a),
+                Ok(r) => failed.push(format!("{a}: {}", r.error_text())),
+                Err(e) => failed.push(e),
+            }
+        }
+        if halted {
+            let mut h = self.halted.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(set) = h.as_mut() {
+                set.extend(ok.iter().cloned());
+            }
+        }
+        (ok, failed)
+    }
+}
+
+impl FaultSwitch for ProxyFaults {
+    fn set_halted(&self, halted: bool) -> BoxFuture<'_, Result<usize, String>> {
+        Box::pin(async move {
+            *self.halted.lock().unwrap_or_else(PoisonError::into_inner) = halted.then(HashSet::new);
+            let (ok, failed) = self.apply(self.proxies.admins(), halted).await;
+            if failed.is_empty() {
+                Ok(ok.len())
+            } else {
+                Err(format!(
+                    "{} of {} proxies: {}",
+                    failed.len(),
+                    ok.len() + failed.len(),
+                    failed.join("; ")
+                ))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_summed_by_the_service_each_listener_leads_to() {
+        let page = "\
+# TYPE ordo_proxy_requests counter
+ordo_proxy_requests_total{listener=\"to-ratings\",route=\"to-ratings\",class=\"2xx\"} 90
+ordo_proxy_requests_total{listener=\"to-ratings\",route=\"to-ratings\",class=\"5xx\"} 10
+ordo_proxy_requests_total{listener=\"edge\",route=\"edge\",class=\"2xx\"} 7
+ordo_proxy_requests_total{listener=\"admin\",route=\"x\",class=\"2xx\"} 7
+ordo_proxy_retries_total{listener=\"to-ratings\",route=\"to-ratings\"} 3
+";
+        let mut counts = Counts::new();
+        add_requests(page, Some("web"), &mut counts);
+        assert_eq!(counts["ratings"], (100, 10));
+        assert_eq!(counts["web"], (7, 0));
+        assert_eq!(counts.len(), 2);
+    }
+
+    #[test]
+    fn the_rate_is_the_share_of_5xx_since_the_oldest_scrape() {
+        let rates = ProxyErrorRates {
+            history: Arc::default(),
+        };
+        assert_eq!(rates.error_rate("ratings"), None);
+        let scrape = |t: u64, f: u64| {
+            let mut c = Counts::new();
+            c.insert("ratings".to_owned(), (t, f));
+            HashMap::from([("a:1".to_owned(), c)])
+        };
+        let now = Instant::now();
+        {
+            let mut h = rates.history.lock().unwrap();
+            h.push_back((now, scrape(100, 10)));
+            h.push_back((now, scrape(300, 30)));
+        }
+        assert_eq!(rates.error_rate("ratings"), Some(0.1));
+        assert_eq!(rates.error_rate("catalog"), Some(0.0));
+    }
+}
