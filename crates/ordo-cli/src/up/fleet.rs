@@ -116,7 +116,7 @@ impl Fleet {
         } else {
             settings.with_enabled(false)
         };
-        let proxies = Proxies::new(plane.clone());
+        let proxies = Proxies::new(plane.clone(), platform.clone());
         let (rates, scraper) = ProxyErrorRates::start(proxies.clone());
         let faults = ProxyFaults::new(proxies.clone());
         let tasks = vec![scraper, faults.keep_halted()];

@@ -18,7 +18,7 @@ use http::Method;
 use ordo_control::ControlPlane;
 use ordo_control::chaos::{ErrorRates, FaultSwitch};
 use ordo_control::registry::InstanceQuery;
-use ordo_platform::BoxFuture;
+use ordo_platform::{BoxFuture, Platform};
 use ordo_sidecar::SIDECAR_ADMIN;
 use tokio::time::Instant;
 
@@ -29,18 +29,21 @@ pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// How often the proxies are scraped.
 pub(crate) const SCRAPE_EVERY: Duration = Duration::from_secs(1);
 
-/// The proxies of the fleet: every sidecar in the registry, and the edge.
+/// The proxies of the fleet: the sidecar of every instance the platform
+/// runs (as published in the registry), and the edge.
 #[derive(Debug, Clone)]
 pub(crate) struct Proxies {
     plane: ControlPlane,
+    platform: Arc<dyn Platform>,
     admin: AdminClient,
     edge: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Proxies {
-    pub(crate) fn new(plane: ControlPlane) -> Self {
+    pub(crate) fn new(plane: ControlPlane, platform: Arc<dyn Platform>) -> Self {
         Proxies {
             plane,
+            platform,
             admin: AdminClient::new(Duration::from_secs(2)),
             edge: Arc::default(),
         }
@@ -51,14 +54,25 @@ impl Proxies {
         *self.edge.lock().unwrap_or_else(PoisonError::into_inner) = Some((admin, service));
     }
 
-    /// Every proxy's admin address.
-    fn admins(&self) -> Vec<String> {
+    /// Every proxy's admin address. A killed instance stays in the registry
+    /// until its lease lapses, but its sidecar is gone: only instances the
+    /// platform still runs count.
+    async fn admins(&self) -> Vec<String> {
+        let running: HashSet<String> = match self.platform.list().await {
+            Ok(list) => list
+                .into_iter()
+                .filter(|i| i.pid.is_some())
+                .map(|i| i.id)
+                .collect(),
+            Err(_) => HashSet::new(),
+        };
         let mut out: Vec<String> = self
             .plane
             .registry()
             .instances(&InstanceQuery::default())
             .instances
             .into_iter()
+            .filter(|i| running.contains(&i.id))
             .filter_map(|i| i.metadata.get(SIDECAR_ADMIN).cloned())
             .collect();
         if let Some((a, _)) = &*self.edge.lock().unwrap_or_else(PoisonError::into_inner) {
@@ -141,7 +155,7 @@ impl ProxyErrorRates {
             loop {
                 every.tick().await;
                 let edge_service = proxies.edge_service();
-                let admins = proxies.admins();
+                let admins = proxies.admins().await;
                 let pages = futures_util::future::join_all(
                     admins
                         .iter()
@@ -232,6 +246,7 @@ impl ProxyFaults {
                 let fresh: Vec<String> = me
                     .proxies
                     .admins()
+                    .await
                     .into_iter()
                     .filter(|a| !done.contains(a))
                     .collect();
@@ -281,7 +296,7 @@ impl FaultSwitch for ProxyFaults {
     fn set_halted(&self, halted: bool) -> BoxFuture<'_, Result<usize, String>> {
         Box::pin(async move {
             *self.halted.lock().unwrap_or_else(PoisonError::into_inner) = halted.then(HashSet::new);
-            let (ok, failed) = self.apply(self.proxies.admins(), halted).await;
+            let (ok, failed) = self.apply(self.proxies.admins().await, halted).await;
             if failed.is_empty() {
                 Ok(ok.len())
             } else {
