@@ -35,6 +35,7 @@ services:
   - name: ratings
     command: {ratings}
     replicas: 3
+    metadata: {{ cluster: ratings-v1, stack: main }}
     chaos: {{}}
 chaos:
   enabled: true
@@ -98,8 +99,8 @@ async fn ordo_chaos_kills_halts_and_resumes_a_real_fleet_and_audits_each_step() 
     assert_eq!(code, 0, "{out}");
     let ratings = out
         .lines()
-        .find(|l| l.starts_with("ratings "))
-        .unwrap_or_else(|| panic!("a ratings group: {out}"));
+        .find(|l| l.starts_with("ratings-v1 "))
+        .unwrap_or_else(|| panic!("the ratings-v1 cluster: {out}"));
     assert!(
         ratings.split_whitespace().collect::<Vec<_>>()[1..4] == ["3", "3", "1"],
         "{out}"

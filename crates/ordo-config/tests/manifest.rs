@@ -458,3 +458,30 @@ fn a_chaos_typo_is_named() {
     let e = errors(&with_chaos("{}", "{ enabled: true, mean: 3 }"));
     assert!(e.contains("services[2].chaos"), "{e}");
 }
+
+#[test]
+fn metadata_is_published_within_the_registrys_bounds() {
+    let text = GOOD.replace(
+        "    replicas: 3\n",
+        "    replicas: 3\n    metadata: { cluster: ratings-v2, role: canary }\n",
+    );
+    let m = parses(&text);
+    let ratings = m.service("ratings").expect("ratings");
+    assert_eq!(ratings.metadata["cluster"], "ratings-v2");
+    assert_eq!(ratings.metadata["role"], "canary");
+
+    let long = "x".repeat(4097);
+    let text = GOOD.replace(
+        "    replicas: 3\n",
+        &format!("    replicas: 3\n    metadata: {{ sidecar_admin: a, stack: {long} }}\n"),
+    );
+    let e = errors(&text);
+    assert!(
+        e.contains("services[2].metadata.sidecar_admin: is set by ordo"),
+        "{e}"
+    );
+    assert!(
+        e.contains("services[2].metadata.stack: is 4097 bytes, at most 4096 are allowed"),
+        "{e}"
+    );
+}

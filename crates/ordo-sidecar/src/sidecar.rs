@@ -196,6 +196,7 @@ impl Sidecar {
 pub struct Sidecars {
     client: ControlClient,
     dependencies: Arc<HashMap<String, Vec<DependencyConfig>>>,
+    metadata: Arc<HashMap<String, BTreeMap<String, String>>>,
     lease: Duration,
     heartbeat: Duration,
 }
@@ -212,9 +213,20 @@ impl Sidecars {
         Sidecars {
             client,
             dependencies: Arc::new(dependencies),
+            metadata: Arc::default(),
             lease,
             heartbeat,
         }
+    }
+
+    /// The same sidecars, publishing `metadata` (by service name) with
+    /// each instance they register.
+    pub fn with_metadata(
+        mut self,
+        metadata: HashMap<String, BTreeMap<String, String>>,
+    ) -> Sidecars {
+        self.metadata = Arc::new(metadata);
+        self
     }
 }
 
@@ -226,6 +238,11 @@ impl Companion for Sidecars {
     ) -> BoxFuture<'static, Result<Attachment, String>> {
         let this = self.clone();
         Box::pin(async move {
+            let metadata = this
+                .metadata
+                .get(&instance.service)
+                .cloned()
+                .unwrap_or_default();
             let spec = SidecarSpec {
                 dependencies: this
                     .dependencies
@@ -237,7 +254,7 @@ impl Companion for Sidecars {
                 address: instance.address,
                 lease: this.lease,
                 heartbeat: this.heartbeat,
-                metadata: BTreeMap::new(),
+                metadata,
             };
             let sidecar = Sidecar::start(spec, this.client.clone(), health)
                 .await

@@ -89,12 +89,18 @@ impl Fleet {
             .iter()
             .map(|s| (s.name.clone(), s.dependencies.clone()))
             .collect();
+        let metadata = m
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.metadata.clone()))
+            .collect();
         let sidecars = Sidecars::new(
             client.clone(),
             dependencies,
             m.control.lease.get(),
             m.control.heartbeat.get(),
-        );
+        )
+        .with_metadata(metadata);
         let backoff = BackoffPolicy {
             initial: m.restart.initial_backoff.get(),
             max: m.restart.max_backoff.get(),

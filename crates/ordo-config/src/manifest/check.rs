@@ -192,6 +192,20 @@ impl ServiceConfig {
                 "is empty; leave it out to use the manifest's folder".into()
             });
         }
+        p.check(self.metadata.len() <= 63, "metadata", || {
+            format!("has {} keys, at most 63 are published", self.metadata.len())
+        });
+        for (k, v) in &self.metadata {
+            let field = format!("metadata.{k}");
+            if k.is_empty() || k.len() > 128 {
+                p.push(&field, "keys are 1 to 128 bytes");
+            } else if k == "sidecar_admin" {
+                p.push(&field, "is set by ordo (the sidecar's admin address)");
+            }
+            p.check(v.len() <= 4096, &field, || {
+                format!("is {} bytes, at most 4096 are allowed", v.len())
+            });
+        }
         if let Some(c) = &self.chaos {
             p.at("chaos", |p| c.check(p, &m.chaos));
         }

@@ -41,6 +41,12 @@ pub struct ServiceConfig {
     /// The services this one calls, each through its sidecar.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<DependencyConfig>,
+    /// Published with each instance in the registry. Chaos Monkey groups
+    /// by `stack` and `cluster` (`grouping`) and never kills an instance
+    /// whose `role` is `canary` or `baseline`. Keys 1 to 128 bytes, values
+    /// up to 4096, at most 63 keys; `sidecar_admin` is set by ordo.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
     /// Opts the service in to Chaos Monkey (`chaos: {}`), with its own
     /// settings where given; not opted in when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
