@@ -198,6 +198,22 @@ fn options(settings: ChaosSettings, rates: FixedErrorRates) -> ChaosOptions {
     o
 }
 
+/// A control plane in a fresh folder with `ratings-1..=3` registered, and
+/// a recording platform.
+async fn fleet(name: &str) -> (TempDir, ControlPlane, Arc<Recording>) {
+    let dir = TempDir::new(name);
+    let plane = common::open(dir.path()).await;
+    register(&plane, 3).await;
+    let platform = Recording::new(&plane);
+    (dir, plane, platform)
+}
+
+async fn start(plane: &ControlPlane, platform: &Arc<Recording>, o: ChaosOptions) -> ChaosMonkey {
+    ChaosMonkey::start(plane.clone(), platform.clone(), o)
+        .await
+        .expect("the Chaos Monkey starts")
+}
+
 async fn records(plane: &ControlPlane, action: &str) -> Vec<AuditRecord> {
     plane
         .audit()
@@ -214,17 +230,13 @@ async fn records(plane: &ControlPlane, action: &str) -> Vec<AuditRecord> {
 
 #[tokio::test(start_paused = true)]
 async fn each_slot_kills_once_and_every_kill_is_recorded_before_it_happens() {
-    let dir = TempDir::new("chaos-kills");
-    let plane = common::open(dir.path()).await;
-    register(&plane, 3).await;
-    let platform = Recording::new(&plane);
-    let monkey = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let (_dir, plane, platform) = fleet("chaos-kills").await;
+    let monkey = start(
+        &plane,
+        &platform,
         options(settings(""), FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .expect("starts");
+    .await;
     // Ten one-second slots, each drawn with probability 1.
     tokio::time::sleep(Duration::from_millis(10_000)).await;
     monkey.shutdown().await;
@@ -251,18 +263,14 @@ async fn each_slot_kills_once_and_every_kill_is_recorded_before_it_happens() {
 
 #[tokio::test(start_paused = true)]
 async fn leashed_it_kills_nothing_and_records_every_decision() {
-    let dir = TempDir::new("chaos-leashed");
-    let plane = common::open(dir.path()).await;
-    register(&plane, 3).await;
-    let platform = Recording::new(&plane);
+    let (_dir, plane, platform) = fleet("chaos-leashed").await;
     let settings = settings("").with_leashed(true);
-    let monkey = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let monkey = start(
+        &plane,
+        &platform,
         options(settings, FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .expect("starts");
+    .await;
     tokio::time::sleep(Duration::from_millis(5_000)).await;
     monkey.shutdown().await;
     assert!(platform.kills().is_empty());
@@ -301,9 +309,7 @@ async fn guardrails_skip_kills_and_say_why() {
         register(&plane, 3).await;
         let platform = Recording::new(&plane);
         let settings = ChaosSettings::from_manifest(&manifest_with(chaos)).unwrap();
-        let monkey = ChaosMonkey::start(plane.clone(), platform.clone(), options(settings, rates))
-            .await
-            .unwrap();
+        let monkey = start(&plane, &platform, options(settings, rates)).await;
         tokio::time::sleep(Duration::from_millis(3_000)).await;
         monkey.shutdown().await;
         assert!(platform.kills().is_empty(), "{reason}");
@@ -345,16 +351,11 @@ chaos:
 
 #[tokio::test(start_paused = true)]
 async fn pause_and_halt_stop_kills_until_resumed_and_are_audited() {
-    let dir = TempDir::new("chaos-switches");
-    let plane = common::open(dir.path()).await;
-    register(&plane, 3).await;
-    let platform = Recording::new(&plane);
+    let (_dir, plane, platform) = fleet("chaos-switches").await;
     let switch = Arc::new(Switch::default());
     let mut o = options(settings(""), FixedErrorRates::new(Some(0.0)));
     o.faults = Some(switch.clone());
-    let monkey = ChaosMonkey::start(plane.clone(), platform.clone(), o)
-        .await
-        .unwrap();
+    let monkey = start(&plane, &platform, o).await;
 
     let status = monkey.pause("alice").await.unwrap();
     assert_eq!(status.paused.as_ref().unwrap().actor, "alice");
@@ -400,13 +401,12 @@ async fn pause_and_halt_stop_kills_until_resumed_and_are_audited() {
     }
     // The switches outlive the process: a new controller starts halted.
     monkey.halt("dave").await.unwrap();
-    let again = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let again = start(
+        &plane,
+        &platform,
         options(settings(""), FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(again.status().await.unwrap().halted.unwrap().actor, "dave");
     again.shutdown().await;
 }
@@ -421,13 +421,12 @@ async fn an_intent_the_store_refuses_kills_nothing() {
     let platform = Recording::new(&plane);
     // One slot of an hour: the draw happens at once, the kill later.
     let settings = ChaosSettings::from_manifest(&manifest_with("").clone_with_slot("1h")).unwrap();
-    let monkey = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let monkey = start(
+        &plane,
+        &platform,
         options(settings, FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .unwrap();
+    .await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     let status = monkey.status().await.unwrap();
     let planned = &status.decisions[0];
@@ -465,22 +464,18 @@ impl SlotLength for Manifest {
 
 #[tokio::test(start_paused = true)]
 async fn kill_now_goes_through_the_guardrails() {
-    let dir = TempDir::new("chaos-now");
-    let plane = common::open(dir.path()).await;
-    register(&plane, 3).await;
-    let platform = Recording::new(&plane);
+    let (_dir, plane, platform) = fleet("chaos-now").await;
     // Work days only: no slot is open on this Monday at midnight, so only
     // kill-now kills.
     let mut m = manifest_with("  min_healthy: 2\n");
     m.chaos.slot = None;
     let settings = ChaosSettings::from_manifest(&m).unwrap();
-    let monkey = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let monkey = start(
+        &plane,
+        &platform,
         options(settings, FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .unwrap();
+    .await;
 
     let k = monkey.kill_now("ops", "ratings").await.unwrap();
     assert_eq!(k.outcome, "killed", "{k:?}");
@@ -606,13 +601,12 @@ async fn a_control_plane_killed_between_intent_and_kill_never_kills_twice_for_th
     register(&plane, 3).await;
     let _alive = keep_alive(&plane);
     let platform = Recording::new(&plane);
-    let monkey = ChaosMonkey::start(
-        plane.clone(),
-        platform.clone(),
+    let monkey = start(
+        &plane,
+        &platform,
         options(hourly(), FixedErrorRates::new(Some(0.0))),
     )
-    .await
-    .unwrap();
+    .await;
     // The rest of the slot passes.
     tokio::time::sleep(Duration::from_secs(3_599)).await;
     let status = monkey.status().await.unwrap();
