@@ -33,9 +33,11 @@ use clap::{Parser, Subcommand};
 /// describes in "Mastering Chaos": contain failure with timeouts, retries
 /// within budgets, circuit breakers, bulkheads, fallbacks, hedging and
 /// adaptive concurrency limits; inject failure on purpose; break things
-/// continuously; and ship safely. Today the policies ship as the
-/// ordo-resilience Rust library and in front of services in any language
-/// through `ordo proxy`, and `ordo fault` injects failure through it.
+/// continuously; and ship safely. `ordo up` runs a fleet on this machine
+/// (a control plane, every instance with its sidecar, the edge, a Chaos
+/// Monkey), `ordo chaos` steers its Chaos Monkey, `ordo load` drives
+/// steady load, `ordo proxy` puts the policies in front of services in any
+/// language, and `ordo fault` injects failure through the proxies.
 //
 // `verbatim_doc_comment` prints the paragraph above as it is wrapped here:
 // clap wraps help text only with its `wrap_help` feature, which this crate
