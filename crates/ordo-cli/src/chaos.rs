@@ -41,7 +41,7 @@ enum ChaosCommand {
     /// The blast radius: each group, whether it may lose an instance now,
     /// and how many it could lose without going below its minimum.
     Plan,
-    /// Pause scheduled kills until `resume`.
+    /// Pause kills (scheduled and kill-now) until `resume`.
     Pause,
     /// Lift a pause or a halt.
     Resume,
@@ -122,7 +122,7 @@ fn show_status(s: &ChaosStatus, json: bool) -> bool {
         return true;
     }
     let mode = match (s.enabled, s.leashed) {
-        (false, _) => "off (chaos.enabled is false)",
+        (false, _) => "off (chaos.enabled is false in the manifest, or ordo up --no-chaos)",
         (true, true) => "on, leashed (decisions recorded, nothing killed)",
         (true, false) => "on, killing",
     };
@@ -197,17 +197,19 @@ fn show_plan(p: &serde_json::Value, json: bool) -> bool {
         } else {
             format!("never: {}", g["reason"].as_str().unwrap_or("not eligible"))
         };
+        let n = |k: &str| g[k].as_u64().unwrap_or(0);
         println!(
             "{:<24} {:>9} {:>8} {:>9}  {chance}",
             g["key"].as_str().unwrap_or("?"),
-            g["members"],
-            g["healthy"],
-            g["killable_now"],
+            n("members"),
+            n("healthy"),
+            n("killable_now"),
         );
     }
+    let eligible = p["eligible_groups"].as_u64().unwrap_or(0);
+    let killable = p["killable_now"].as_u64().unwrap_or(0);
     println!(
-        "{} eligible groups; {} instances could go now before min_healthy stops the next kill",
-        p["eligible_groups"], p["killable_now"]
+        "eligible groups: {eligible}; instances that could go now before min_healthy stops the next kill: {killable}"
     );
     true
 }

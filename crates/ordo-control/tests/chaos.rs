@@ -186,7 +186,8 @@ impl Platform for Recording {
 struct Switch(Mutex<Vec<bool>>);
 
 impl FaultSwitch for Switch {
-    fn set_halted(&self, halted: bool) -> BoxFuture<'_, Result<usize, String>> {
+    fn set_halted<'a>(&'a self, halted: bool, by: &'a str) -> BoxFuture<'a, Result<usize, String>> {
+        assert!(!by.is_empty());
         self.0.lock().unwrap().push(halted);
         Box::pin(async { Ok(4) })
     }
@@ -399,15 +400,17 @@ async fn pause_and_halt_stop_kills_until_resumed_and_are_audited() {
         let r = records(&plane, action).await;
         assert!(r.iter().any(|r| r.actor == actor), "{action} by {actor}");
     }
-    // The switches outlive the process: a new controller starts halted.
+    // The switches outlive the process: a new controller starts halted,
+    // and halts the proxies again.
     monkey.halt("dave").await.unwrap();
-    let again = start(
-        &plane,
-        &platform,
-        options(settings(""), FixedErrorRates::new(Some(0.0))),
-    )
-    .await;
+    let proxies = Arc::new(Switch::default());
+    let mut o = options(settings(""), FixedErrorRates::new(Some(0.0)));
+    o.faults = Some(proxies.clone());
+    let again = start(&plane, &platform, o).await;
     assert_eq!(again.status().await.unwrap().halted.unwrap().actor, "dave");
+    assert_eq!(*proxies.0.lock().unwrap(), vec![true]);
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(platform.kills().len(), 2, "no kill while halted");
     again.shutdown().await;
 }
 
@@ -623,4 +626,29 @@ async fn a_control_plane_killed_between_intent_and_kill_never_kills_twice_for_th
         "the instance never died"
     );
     assert_eq!(status.decisions[0].state, "resolved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
+    let (_dir, plane, platform) = fleet("chaos-missed").await;
+    let monkey = start(
+        &plane,
+        &platform,
+        options(hourly(), FixedErrorRates::new(Some(0.0))),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(monkey.status().await.unwrap().decisions[0].state, "planned");
+    monkey.shutdown().await;
+
+    // Back two hours later: that slot has closed.
+    let mut o = options(hourly(), FixedErrorRates::new(Some(0.0)));
+    let later: Timestamp = "2026-03-02T02:00:00Z".parse().unwrap();
+    o.clock = ChaosClock::starting_at(later);
+    let again = start(&plane, &platform, o).await;
+    let skipped = records(&plane, actions::KILL_SKIPPED).await;
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].detail["reason"], "missed");
+    again.shutdown().await;
+    assert!(platform.kills().is_empty());
 }

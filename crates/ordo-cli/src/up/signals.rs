@@ -8,7 +8,8 @@
 //! listener that leads to the service (`to-<service>`, or the edge
 //! listener for the entry service). No requests means no outage (0); a
 //! rate is unknown (`None`, which the outage check treats as an outage)
-//! until the first scrape has run.
+//! until the first scrape has run, when no proxy answered the last scrape,
+//! and when the last scrape is older than five seconds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -131,8 +132,12 @@ fn add_requests(page: &str, edge_service: Option<&str>, into: &mut Counts) {
     }
 }
 
-/// One scrape: when, and each proxy's counts (by admin address).
-type Scrape = (Instant, HashMap<String, Counts>);
+/// One scrape: when, each proxy's counts (by admin address), and whether
+/// it saw nothing (proxies exist and none answered).
+type Scrape = (Instant, HashMap<String, Counts>, bool);
+
+/// A newest scrape older than this means the scraper is stuck: unknown.
+const STALE: Duration = Duration::from_secs(5);
 
 /// Error rates from periodic scrapes of every proxy's metrics.
 #[derive(Debug, Clone)]
@@ -162,6 +167,7 @@ impl ProxyErrorRates {
                         .map(|a| proxies.admin.call(a, Method::GET, "/metrics", None)),
                 )
                 .await;
+                let asked = admins.len();
                 let mut scrape = HashMap::new();
                 for (admin, page) in admins.into_iter().zip(pages) {
                     let Ok(page) = page else { continue };
@@ -175,7 +181,8 @@ impl ProxyErrorRates {
                 }
                 let now = Instant::now();
                 let mut h = history.lock().unwrap_or_else(PoisonError::into_inner);
-                h.push_back((now, scrape));
+                let blind = asked > 0 && scrape.is_empty();
+                h.push_back((now, scrape, blind));
                 while h.len() > 1 && now.duration_since(h[0].0) > RATE_WINDOW {
                     h.pop_front();
                 }
@@ -188,8 +195,11 @@ impl ProxyErrorRates {
 impl ErrorRates for ProxyErrorRates {
     fn error_rate(&self, service: &str) -> Option<f64> {
         let h = self.history.lock().unwrap_or_else(PoisonError::into_inner);
-        let (_, newest) = h.back()?;
-        let (_, oldest) = h.front()?;
+        let (at, newest, blind) = h.back()?;
+        if *blind || at.elapsed() > STALE {
+            return None;
+        }
+        let (_, oldest, _) = h.front()?;
         // Per proxy, what it counted since the oldest scrape in the window;
         // a proxy that appeared since counts from zero.
         let (mut total, mut failed) = (0u64, 0u64);
@@ -212,13 +222,17 @@ impl ErrorRates for ProxyErrorRates {
     }
 }
 
+/// A halt in force: who halted, and the proxies told so far.
+type Halt = (String, HashSet<String>);
+
 /// The fault halt over every proxy: `PUT /faults/halt` to halt,
 /// `DELETE /faults/halt` to lift. While halted, proxies that appear later
 /// (a replaced instance's sidecar) are halted as they are seen.
 #[derive(Debug, Clone)]
 pub(crate) struct ProxyFaults {
     proxies: Proxies,
-    halted: Arc<Mutex<Option<HashSet<String>>>>,
+    /// While halted: who halted, and the proxies told so far.
+    halted: Arc<Mutex<Option<Halt>>>,
 }
 
 impl ProxyFaults {
@@ -242,7 +256,7 @@ impl ProxyFaults {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                let Some(done) = done else { continue };
+                let Some((by, done)) = done else { continue };
                 let fresh: Vec<String> = me
                     .proxies
                     .admins()
@@ -251,19 +265,23 @@ impl ProxyFaults {
                     .filter(|a| !done.contains(a))
                     .collect();
                 if !fresh.is_empty() {
-                    let _ = me.apply(fresh, true).await;
+                    let _ = me.apply(fresh, true, &by).await;
                 }
             }
         })
     }
 
-    /// Sends the halt (or its lifting) to `admins`; those that answered.
-    async fn apply(&self, admins: Vec<String>, halted: bool) -> (Vec<String>, Vec<String>) {
+    /// Sends the halt (or its lifting) in the name of `by` to `admins`;
+    /// those that answered, and what the others said.
+    async fn apply(
+        &self,
+        admins: Vec<String>,
+        halted: bool,
+        by: &str,
+    ) -> (Vec<String>, Vec<String>) {
         let (method, body) = if halted {
-            (
-                Method::PUT,
-                Some(br#"{"by":"chaos-monkey","reason":"ordo chaos halt"}"#.to_vec()),
-            )
+            let body = serde_json::json!({ "by": by, "reason": "ordo chaos halt; lift it with ordo chaos resume" });
+            (Method::PUT, Some(body.to_string().into_bytes()))
         } else {
             (Method::DELETE, None)
         };
@@ -284,7 +302,7 @@ impl ProxyFaults {
         }
         if halted {
             let mut h = self.halted.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(set) = h.as_mut() {
+            if let Some((_, set)) = h.as_mut() {
                 set.extend(ok.iter().cloned());
             }
         }
@@ -293,10 +311,11 @@ impl ProxyFaults {
 }
 
 impl FaultSwitch for ProxyFaults {
-    fn set_halted(&self, halted: bool) -> BoxFuture<'_, Result<usize, String>> {
+    fn set_halted<'a>(&'a self, halted: bool, by: &'a str) -> BoxFuture<'a, Result<usize, String>> {
         Box::pin(async move {
-            *self.halted.lock().unwrap_or_else(PoisonError::into_inner) = halted.then(HashSet::new);
-            let (ok, failed) = self.apply(self.proxies.admins().await, halted).await;
+            *self.halted.lock().unwrap_or_else(PoisonError::into_inner) =
+                halted.then(|| (by.to_owned(), HashSet::new()));
+            let (ok, failed) = self.apply(self.proxies.admins().await, halted, by).await;
             if failed.is_empty() {
                 Ok(ok.len())
             } else {
@@ -346,10 +365,17 @@ ordo_proxy_retries_total{listener=\"to-ratings\",route=\"to-ratings\"} 3
         let now = Instant::now();
         {
             let mut h = rates.history.lock().unwrap();
-            h.push_back((now, scrape(100, 10)));
-            h.push_back((now, scrape(300, 30)));
+            h.push_back((now, scrape(100, 10), false));
+            h.push_back((now, scrape(300, 30), false));
         }
         assert_eq!(rates.error_rate("ratings"), Some(0.1));
         assert_eq!(rates.error_rate("catalog"), Some(0.0));
+        // No proxy answered the last scrape: unknown, so no kill.
+        rates
+            .history
+            .lock()
+            .unwrap()
+            .push_back((now, HashMap::new(), true));
+        assert_eq!(rates.error_rate("ratings"), None);
     }
 }

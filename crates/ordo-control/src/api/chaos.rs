@@ -58,11 +58,11 @@ async fn status(State(m): State<ChaosMonkey>) -> Result<Json<ChaosStatus>, ApiEr
     responses((status = 200, body = Object, description = "Groups with their eligibility, sizes and odds")),
 )]
 async fn plan(State(m): State<ChaosMonkey>) -> Json<ordo_chaos::BlastRadius> {
-    Json(m.plan())
+    Json(m.plan().await)
 }
 
-/// Pauses scheduled kills until resumed (each due one is skipped with the
-/// reason `paused`). Audited.
+/// Pauses kills until resumed: each due one is skipped with the reason
+/// `paused`, and kill-now is refused. Audited.
 #[utoipa::path(
     post, path = "/v1/chaos/pause", operation_id = "chaos_pause", tag = "chaos",
     responses(

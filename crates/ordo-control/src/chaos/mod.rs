@@ -46,15 +46,21 @@ use ordo_platform::BoxFuture;
 pub const ACTOR: &str = "chaos-monkey";
 
 /// The actions the Chaos Monkey records, with the `detail` each carries.
+///
+/// Scheduled kills carry `group`, `service` and `slot` in their detail;
+/// kills asked for with kill-now carry `group`, `service` and
+/// `requested_by` instead of `slot`, and their actor is who asked.
 pub mod actions {
-    /// A group was drawn for a kill in this slot (`group`, `slot`, `at`).
+    /// A group was drawn for a kill in this slot; the target is the group
+    /// (`service`, `slot`, `at`, `leashed`).
     pub const KILL_SCHEDULED: &str = "kill-scheduled";
-    /// A scheduled or asked-for kill was refused (`group`, `slot`, `reason`,
-    /// `message`).
+    /// A due or asked-for kill was refused; the target is the group
+    /// (`reason`: a skip code such as `min-healthy` or `missed`, `message`).
     pub const KILL_SKIPPED: &str = "kill-skipped";
-    /// Leashed: the instance that would have been killed (`group`, `slot`).
+    /// Leashed: the target is the instance that would have been killed
+    /// (`message`).
     pub const KILL_LEASHED: &str = "kill-leashed";
-    /// About to kill the target (`group`, `slot`, `healthy`, `required`);
+    /// About to kill the target (`healthy`: the group's healthy members);
     /// written before the kill, which does not happen if this write fails.
     pub const KILL_INTENT: &str = "kill-intent";
     /// The platform killed the target (`intent`: the intent's record id).
@@ -62,13 +68,14 @@ pub mod actions {
     /// The platform could not kill the target (`intent`, `error`).
     pub const KILL_FAILED: &str = "kill-failed";
     /// An intent found open at start, settled without killing again
-    /// (`intent`, `running`: whether the target still runs).
+    /// (`intent`, `running`: whether the target still runs, `message`).
     pub const KILL_RESOLVED: &str = "kill-resolved";
-    /// Scheduled kills are paused.
+    /// Kills are paused, scheduled and asked-for alike (`paused: true`).
     pub const PAUSED: &str = "chaos-paused";
-    /// Pause and halt are lifted.
+    /// Pause and halt are lifted (`paused: false`, `halted: false`).
     pub const RESUMED: &str = "chaos-resumed";
-    /// Every kill and every fault is stopped until resumed (`proxies`).
+    /// Every kill and every fault is stopped until resumed
+    /// (`halted: true`).
     pub const HALTED: &str = "chaos-halted";
 }
 
@@ -84,8 +91,9 @@ pub trait ErrorRates: Send + Sync + Debug {
 /// allows it again.
 pub trait FaultSwitch: Send + Sync + Debug {
     /// Halts (removes every fault and refuses new ones) or resumes every
-    /// proxy; how many proxies answered, or why it failed.
-    fn set_halted(&self, halted: bool) -> BoxFuture<'_, Result<usize, String>>;
+    /// proxy, in the name of `by`; how many proxies answered, or why some
+    /// did not.
+    fn set_halted<'a>(&'a self, halted: bool, by: &'a str) -> BoxFuture<'a, Result<usize, String>>;
 }
 
 /// Error rates from a fixed table: what tests and a fleet without traffic

@@ -1,11 +1,12 @@
 //! [`ChaosMonkey`]: the handle the API and `ordo up` hold. It starts the
 //! runner, reads the status, and sets the switches (audited first).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ordo_chaos::{BlastRadius, ChaosSettings, Member};
-use ordo_platform::Platform;
+use ordo_platform::{Phase, Platform};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -78,15 +79,41 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The registry's instances as the Chaos Monkey sees them: healthy when
-    /// `UP`.
-    pub(super) fn members(&self) -> Vec<Member> {
+    /// The instances as the Chaos Monkey sees them: those in the registry
+    /// that the platform runs (a killed instance stays registered until its
+    /// lease lapses, but it is no member), healthy when `UP` in the
+    /// registry and running on the platform. If the platform cannot say,
+    /// none is healthy, so the minimum-healthy guard refuses every kill.
+    pub(super) async fn members(&self) -> Vec<Member> {
+        let running: Option<HashMap<String, bool>> = match self.platform.list().await {
+            Ok(list) => Some(
+                list.into_iter()
+                    .map(|i| (i.id, i.pid.is_some() && i.phase == Phase::Running))
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "the platform cannot list its instances; counting none healthy");
+                None
+            }
+        };
         self.plane
             .registry()
             .instances(&InstanceQuery::default())
             .instances
             .into_iter()
-            .map(|i| Member::from_metadata(&i.id, &i.service, &i.metadata, i.status == Status::Up))
+            .filter_map(|i| {
+                let runs = match &running {
+                    Some(r) => *r.get(&i.id)?,
+                    None => false,
+                };
+                let healthy = runs && i.status == Status::Up;
+                Some(Member::from_metadata(
+                    &i.id,
+                    &i.service,
+                    &i.metadata,
+                    healthy,
+                ))
+            })
             .collect()
     }
 }
@@ -124,6 +151,13 @@ impl ChaosMonkey {
         let mut runner = Runner::new(Arc::clone(&shared), inbox, switched).await?;
         runner.resolve_open_intents().await?;
         let task = tokio::spawn(runner.run());
+        let halted = shared.switches.borrow().halted.clone().filter(|h| h.on);
+        if let (Some(h), Some(f)) = (halted, &shared.options.faults) {
+            // A halt outlives the process: the proxies must refuse faults again.
+            if let Err(e) = f.set_halted(true, &h.actor).await {
+                tracing::error!(error = %e, "the stored halt could not be applied to every proxy");
+            }
+        }
         let settings = &shared.options.settings;
         tracing::info!(
             enabled = settings.enabled(),
@@ -179,13 +213,13 @@ impl ChaosMonkey {
 
     /// The blast radius now: each group, whether it is eligible, and how
     /// many of its instances a kill may take.
-    pub fn plan(&self) -> BlastRadius {
-        let groups = ordo_chaos::groups(&self.shared.options.settings, self.shared.members());
+    pub async fn plan(&self) -> BlastRadius {
+        let groups = ordo_chaos::groups(&self.shared.options.settings, self.shared.members().await);
         ordo_chaos::blast_radius(&self.shared.options.settings, &groups)
     }
 
-    /// Pauses scheduled kills (they are skipped, with the reason `paused`)
-    /// until [`ChaosMonkey::resume`].
+    /// Pauses kills until [`ChaosMonkey::resume`]: due ones are skipped
+    /// with the reason `paused`, and kill-now is refused.
     pub async fn pause(&self, actor: &str) -> Result<ChaosStatus, ChaosError> {
         self.set(vec![("paused", true)], actor, actions::PAUSED)
             .await?;
@@ -202,7 +236,7 @@ impl ChaosMonkey {
         )
         .await?;
         if was_halted && let Some(f) = &self.shared.options.faults {
-            match f.set_halted(false).await {
+            match f.set_halted(false, actor).await {
                 Ok(n) => tracing::info!(proxies = n, "faults allowed again"),
                 Err(e) => tracing::warn!(error = %e, "not every proxy allows faults again"),
             }
@@ -217,7 +251,7 @@ impl ChaosMonkey {
         self.set(vec![("halted", true)], actor, actions::HALTED)
             .await?;
         let proxies = match &self.shared.options.faults {
-            Some(f) => match f.set_halted(true).await {
+            Some(f) => match f.set_halted(true, actor).await {
                 Ok(n) => Some(n),
                 Err(e) => {
                     tracing::error!(error = %e, "not every proxy could be halted");

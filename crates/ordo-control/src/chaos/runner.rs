@@ -81,6 +81,7 @@ impl Runner {
     /// `resolved`, the log says whether the target still runs, and the
     /// kill is not tried again.
     pub(super) async fn resolve_open_intents(&mut self) -> Result<(), ChaosError> {
+        self.skip_missed().await?;
         let store = self.shared.plane.store();
         let open = store.chaos_in_state(SlotState::Intent).await?;
         if open.is_empty() {
@@ -129,6 +130,41 @@ impl Runner {
         Ok(())
     }
 
+    /// Settles kills that were due while no controller ran: their slot
+    /// has closed, so they are skipped as `missed` (a kill is never carried
+    /// into another slot).
+    async fn skip_missed(&mut self) -> Result<(), ChaosError> {
+        let now = self.shared.options.clock.now();
+        let calendar = self.shared.options.settings.calendar();
+        let store = self.shared.plane.store();
+        for row in store.chaos_in_state(SlotState::Planned).await? {
+            let open = calendar
+                .slot(&SlotId(row.slot))
+                .is_some_and(|s| now < s.closes);
+            if open {
+                continue;
+            }
+            let message = "missed: no controller ran while it was due";
+            let entry = AuditEntry::new(ACTOR, actions::KILL_SKIPPED, row.group.clone())
+                .with_detail(serde_json::json!({
+                    "group": row.group, "service": row.service, "slot": row.slot,
+                    "reason": "missed", "message": message,
+                }));
+            store
+                .chaos_move(
+                    row.group.clone(),
+                    row.slot,
+                    SlotState::Planned,
+                    SlotState::Skipped,
+                    None,
+                    Some("missed".to_owned()),
+                    entry,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn run(mut self) {
         loop {
             let clock = self.shared.options.clock;
@@ -168,11 +204,13 @@ impl Runner {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the chaos schedule; no kill until it can");
-                    return now;
+                    return now
+                        .checked_add(jiff::SignedDuration::from_secs(1))
+                        .unwrap_or(Timestamp::MAX);
                 }
             }
         }
-        let groups = ordo_chaos::groups(settings, self.shared.members());
+        let groups = ordo_chaos::groups(settings, self.shared.members().await);
         self.draw(&slot, &groups, now).await;
         let mut due: Vec<(i64, String)> = self
             .rows
@@ -481,7 +519,7 @@ impl Runner {
 
     async fn kill_now(&mut self, actor: &str, service: &str) -> Result<KillNow, ChaosError> {
         let settings = self.shared.options.settings.clone();
-        let groups = ordo_chaos::groups(&settings, self.shared.members());
+        let groups = ordo_chaos::groups(&settings, self.shared.members().await);
         let mine: Vec<&Group> = groups.iter().filter(|g| g.service == service).collect();
         if mine.is_empty() {
             return Err(ChaosError::Unknown(format!(
