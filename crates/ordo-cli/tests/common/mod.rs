@@ -110,6 +110,28 @@ impl Running {
     }
 }
 
+/// A test that fails leaves its `ordo` running: stop it as Ctrl-C would,
+/// so that `ordo up` stops every process it started (a SIGKILL, which
+/// `kill_on_drop` sends last, would leave them behind).
+impl Drop for Running {
+    #[allow(clippy::disallowed_methods, reason = "a Drop cannot await; tests only")]
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+        for _ in 0..200 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// Lines from stdout or stderr.
 trait LineSource: Send {
     fn next(&mut self) -> std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send + '_>>;
