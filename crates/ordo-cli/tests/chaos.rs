@@ -164,6 +164,19 @@ async fn ordo_chaos_kills_halts_and_resumes_a_real_fleet_and_audits_each_step() 
     let (code, out) = chaos(&control, &["kill-now", "ratings"]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("skipped:"), "{out}");
+    // An operator's kill through the platform API is refused too.
+    let live = client.instances(Some("ratings"), None).await.unwrap();
+    let (status, _, body) = ordo_test_support::client::send(
+        &ordo_test_support::client::http1_client(),
+        http::Request::post(format!(
+            "{control}/v1/platform/instances/{}/kill",
+            live.instances[0].id
+        ))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 423, "{}", String::from_utf8_lossy(&body));
     let (_, out) = chaos(&control, &["status"]).await;
     assert!(out.contains("halted         by tester"), "{out}");
 

@@ -652,3 +652,25 @@ async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
     again.shutdown().await;
     assert!(platform.kills().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_now_takes_the_slots_kill_of_its_group() {
+    let (_dir, plane, platform) = fleet("chaos-now-slot").await;
+    let monkey = start(
+        &plane,
+        &platform,
+        options(hourly(), FixedErrorRates::new(Some(0.0))),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(monkey.status().await.unwrap().decisions[0].state, "planned");
+    let k = monkey.kill_now("ops", "ratings").await.unwrap();
+    assert_eq!(k.outcome, "killed", "{k:?}");
+    // The rest of the hour passes: the planned kill is not carried out.
+    tokio::time::sleep(Duration::from_secs(3_500)).await;
+    monkey.shutdown().await;
+    assert_eq!(platform.kills().len(), 1);
+    let skipped = records(&plane, actions::KILL_SKIPPED).await;
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].detail["reason"], "kill-now");
+}

@@ -195,24 +195,32 @@ impl ProxyErrorRates {
 impl ErrorRates for ProxyErrorRates {
     fn error_rate(&self, service: &str) -> Option<f64> {
         let h = self.history.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, newest, blind) = h.back()?;
+        let (at, _, blind) = h.back()?;
         if *blind || at.elapsed() > STALE {
             return None;
         }
-        let (_, oldest, _) = h.front()?;
-        // Per proxy, what it counted since the oldest scrape in the window;
-        // a proxy that appeared since counts from zero.
+        // Per proxy, what it counted between consecutive scrapes that saw
+        // it in the window: a proxy that appears late starts from its first
+        // appearance, one that went away keeps what it counted while it was
+        // there, and a counter that went down (a restarted sidecar) counts
+        // from zero again.
+        let mut previous: HashMap<&str, (u64, u64)> = HashMap::new();
         let (mut total, mut failed) = (0u64, 0u64);
-        for (admin, counts) in newest {
-            let Some(&(t, f)) = counts.get(service) else {
-                continue;
-            };
-            let (t0, f0) = oldest
-                .get(admin)
-                .and_then(|c| c.get(service).copied())
-                .unwrap_or((0, 0));
-            total += t.saturating_sub(t0);
-            failed += f.saturating_sub(f0);
+        for (_, scrape, _) in h.iter() {
+            for (admin, counts) in scrape {
+                let Some(&(t, f)) = counts.get(service) else {
+                    continue;
+                };
+                if let Some((t0, f0)) = previous.insert(admin, (t, f)) {
+                    if t >= t0 && f >= f0 {
+                        total += t - t0;
+                        failed += f - f0;
+                    } else {
+                        total += t;
+                        failed += f;
+                    }
+                }
+            }
         }
         Some(if total == 0 {
             0.0
@@ -370,6 +378,17 @@ ordo_proxy_retries_total{listener=\"to-ratings\",route=\"to-ratings\"} 3
         }
         assert_eq!(rates.error_rate("ratings"), Some(0.1));
         assert_eq!(rates.error_rate("catalog"), Some(0.0));
+        // A sidecar that restarted counts from zero; one that went away keeps
+        // what it saw.
+        {
+            let mut h = rates.history.lock().unwrap();
+            h.clear();
+            h.push_back((now, scrape(1_000_000, 1_000), false));
+            h.push_back((now, scrape(1_000_100, 1_100), false));
+            h.push_back((now, scrape(50, 50), false));
+            h.push_back((now, HashMap::new(), false));
+        }
+        assert_eq!(rates.error_rate("ratings"), Some(150.0 / 150.0));
         // No proxy answered the last scrape: unknown, so no kill.
         rates
             .history

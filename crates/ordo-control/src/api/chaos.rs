@@ -33,7 +33,8 @@ impl From<ChaosError> for ApiError {
         match e {
             ChaosError::Unknown(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             ChaosError::Audit(e) => e.into(),
-            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            ChaosError::Store(e) => ApiError::store(&e),
+            ChaosError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         }
     }
 }

@@ -58,7 +58,7 @@ impl ApiError {
         )
     }
 
-    fn store(e: &StoreError) -> Self {
+    pub(crate) fn store(e: &StoreError) -> Self {
         // The detail is for the operator's log; the client learns the class.
         tracing::error!(error = %e, "control store failed");
         ApiError::new(

@@ -120,12 +120,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         match parts.headers.get(ACTOR_HEADER) {
             None => Ok(Actor(DEFAULT_ACTOR.to_owned())),
-            Some(v) => v.to_str().map(|s| Actor(s.to_owned())).map_err(|_| {
-                ApiError::invalid(
-                    "invalid actor",
-                    vec![Problem::new(ACTOR_HEADER, "must be visible ASCII")],
-                )
-            }),
+            Some(v) => {
+                let s = v.to_str().map_err(|_| {
+                    ApiError::invalid(
+                        "invalid actor",
+                        vec![Problem::new(ACTOR_HEADER, "must be visible ASCII")],
+                    )
+                })?;
+                if s.is_empty() || s.len() > crate::audit::MAX_NAME_LEN {
+                    return Err(ApiError::invalid(
+                        "invalid actor",
+                        vec![Problem::new(
+                            ACTOR_HEADER,
+                            format!("must be 1 to {} bytes", crate::audit::MAX_NAME_LEN),
+                        )],
+                    ));
+                }
+                Ok(Actor(s.to_owned()))
+            }
         }
     }
 }

@@ -78,6 +78,7 @@ pub struct Killed {
     responses(
         (status = 200, body = Killed, description = "Killed; a replacement is starting"),
         (status = 404, body = ErrorBody, description = "No such instance"),
+        (status = 423, body = ErrorBody, description = "Kills are halted (`ordo chaos halt`); nothing was killed"),
         (status = 500, body = ErrorBody, description = "The audit log or the platform failed; nothing was killed if the audit failed"),
     )
 )]
@@ -86,6 +87,22 @@ async fn kill(
     Actor(actor): Actor,
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
+    // A halt stops every kill, an operator's through this route included.
+    let switches = p
+        .plane
+        .store()
+        .chaos_switches()
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    if let Some(h) = switches.get("halted").filter(|h| h.on) {
+        return Err(ApiError::new(
+            StatusCode::LOCKED,
+            format!(
+                "kills are halted (by {}); lift the halt with `ordo chaos resume` (POST /v1/chaos/resume)",
+                h.actor
+            ),
+        ));
+    }
     let known = p.platform.list().await.map_err(platform_error)?;
     if !known.iter().any(|i| i.id == id) {
         return Err(ApiError::new(

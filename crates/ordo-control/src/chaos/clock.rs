@@ -1,14 +1,15 @@
-//! The Chaos Monkey's clock: a wall-clock reading taken once, moved on by
-//! tokio's clock.
+//! The Chaos Monkey's clock.
 //!
-//! The schedule needs civil time (work days, hours, time zones), the tests
-//! need time they control. Anchoring a wall-clock instant to a
-//! `tokio::time::Instant` gives both: in production the anchor is now and
-//! tokio's clock is monotonic (a clock step does not replay or skip a
-//! slot); under `start_paused` tests the anchor is any instant the test
-//! picks (a Monday 08:59 in Los Angeles) and time moves as the test
-//! advances it.
+//! The schedule needs civil time (work days, hours, time zones). In
+//! production that is the wall clock, read at every look, so a machine
+//! that slept over the weekend wakes up on Monday, not on Friday evening;
+//! it never goes backwards (a clock stepped back does not replay a slot).
+//! Tests need time they control: [`ChaosClock::starting_at`] anchors any
+//! instant (a Monday 08:59 in Los Angeles) to tokio's clock, which a
+//! `start_paused` test advances.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -16,18 +17,27 @@ use tokio::time::Instant;
 
 use crate::clock;
 
-/// Civil time for the Chaos Monkey; cheap to copy.
-#[derive(Debug, Clone, Copy)]
+/// Civil time for the Chaos Monkey; cheap to clone.
+#[derive(Debug, Clone)]
 pub struct ChaosClock {
-    anchor: Timestamp,
-    at: Instant,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// The wall clock; the latest reading in nanoseconds, so it never
+    /// goes back.
+    Wall(Arc<AtomicI64>),
+    /// An instant anchored to tokio's clock.
+    Anchored { anchor: Timestamp, at: Instant },
 }
 
 impl ChaosClock {
-    /// The wall clock now, moved on by tokio's clock from here.
+    /// The wall clock, read at every look, never going backwards.
     pub fn system() -> ChaosClock {
-        let now = Timestamp::try_from(clock::wall_now()).unwrap_or(Timestamp::UNIX_EPOCH);
-        ChaosClock::starting_at(now)
+        ChaosClock {
+            source: Source::Wall(Arc::new(AtomicI64::new(i64::MIN))),
+        }
     }
 
     /// A clock that reads `anchor` now (by tokio's clock) and moves with
@@ -35,21 +45,30 @@ impl ChaosClock {
     /// advances time.
     pub fn starting_at(anchor: Timestamp) -> ChaosClock {
         ChaosClock {
-            anchor,
-            at: Instant::now(),
+            source: Source::Anchored {
+                anchor,
+                at: Instant::now(),
+            },
         }
     }
 
     /// The time now.
     pub fn now(&self) -> Timestamp {
-        self.at_instant(Instant::now())
-    }
-
-    /// The time at tokio instant `i`.
-    pub fn at_instant(&self, i: Instant) -> Timestamp {
-        let elapsed = SignedDuration::try_from(i.saturating_duration_since(self.at))
-            .unwrap_or(SignedDuration::MAX);
-        self.anchor.checked_add(elapsed).unwrap_or(Timestamp::MAX)
+        match &self.source {
+            Source::Wall(latest) => {
+                let wall = Timestamp::try_from(clock::wall_now())
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+                    .as_nanosecond() as i64;
+                let seen = latest.fetch_max(wall, Ordering::Relaxed).max(wall);
+                Timestamp::from_nanosecond(i128::from(seen)).unwrap_or(Timestamp::UNIX_EPOCH)
+            }
+            Source::Anchored { anchor, at } => {
+                let elapsed =
+                    SignedDuration::try_from(Instant::now().saturating_duration_since(*at))
+                        .unwrap_or(SignedDuration::MAX);
+                anchor.checked_add(elapsed).unwrap_or(Timestamp::MAX)
+            }
+        }
     }
 
     /// How long from now until `t` (zero when `t` has passed).
@@ -62,6 +81,15 @@ impl ChaosClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wall_clock_never_goes_back() {
+        let clock = ChaosClock::system();
+        let a = clock.now();
+        let b = clock.now();
+        assert!(b >= a);
+        assert!(a > "2025-01-01T00:00:00Z".parse::<Timestamp>().unwrap());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn it_moves_with_tokios_clock() {

@@ -76,6 +76,9 @@ pub(super) struct Shared {
     pub(super) platform: Arc<dyn Platform>,
     pub(super) options: ChaosOptions,
     pub(super) switches: watch::Sender<Switches>,
+    /// Held while a switch is set and the proxies are told, so that a halt
+    /// and a resume never interleave.
+    pub(super) switching: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -146,6 +149,7 @@ impl ChaosMonkey {
             platform,
             options,
             switches,
+            switching: tokio::sync::Mutex::new(()),
         });
         let (commands, inbox) = mpsc::channel(16);
         let mut runner = Runner::new(Arc::clone(&shared), inbox, switched).await?;
@@ -221,6 +225,7 @@ impl ChaosMonkey {
     /// Pauses kills until [`ChaosMonkey::resume`]: due ones are skipped
     /// with the reason `paused`, and kill-now is refused.
     pub async fn pause(&self, actor: &str) -> Result<ChaosStatus, ChaosError> {
+        let _one_at_a_time = self.shared.switching.lock().await;
         self.set(vec![("paused", true)], actor, actions::PAUSED)
             .await?;
         self.status().await
@@ -228,6 +233,7 @@ impl ChaosMonkey {
 
     /// Lifts a pause and a halt; after a halt, faults may be added again.
     pub async fn resume(&self, actor: &str) -> Result<ChaosStatus, ChaosError> {
+        let _one_at_a_time = self.shared.switching.lock().await;
         let was_halted = self.shared.switches.borrow().halted();
         self.set(
             vec![("paused", false), ("halted", false)],
@@ -248,6 +254,7 @@ impl ChaosMonkey {
     /// [`ChaosMonkey::resume`]. The halt is recorded first; the faults are
     /// removed after. Returns the status and how many proxies were halted.
     pub async fn halt(&self, actor: &str) -> Result<(ChaosStatus, Option<usize>), ChaosError> {
+        let _one_at_a_time = self.shared.switching.lock().await;
         self.set(vec![("halted", true)], actor, actions::HALTED)
             .await?;
         let proxies = match &self.shared.options.faults {
@@ -304,12 +311,12 @@ impl ChaosMonkey {
                 .map(|(k, v)| (k.to_string(), serde_json::Value::Bool(*v)))
                 .collect::<serde_json::Map<_, _>>()
         ));
-        self.shared
+        let (_, stored) = self
+            .shared
             .plane
             .store()
             .chaos_set_switches(switches, actor.to_owned(), entry)
             .await?;
-        let stored = self.shared.plane.store().chaos_switches().await?;
         self.shared.switches.send_replace(Switches {
             paused: stored.get("paused").cloned(),
             halted: stored.get("halted").cloned(),

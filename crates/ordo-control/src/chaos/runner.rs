@@ -133,7 +133,7 @@ impl Runner {
     /// Settles kills that were due while no controller ran: their slot
     /// has closed, so they are skipped as `missed` (a kill is never carried
     /// into another slot).
-    async fn skip_missed(&mut self) -> Result<(), ChaosError> {
+    async fn skip_missed(&self) -> Result<(), ChaosError> {
         let now = self.shared.options.clock.now();
         let calendar = self.shared.options.settings.calendar();
         let store = self.shared.plane.store();
@@ -167,7 +167,7 @@ impl Runner {
 
     pub(super) async fn run(mut self) {
         loop {
-            let clock = self.shared.options.clock;
+            let clock = self.shared.options.clock.clone();
             let wake = self.step(clock.now()).await;
             let nap = clock.until(wake).min(self.shared.options.tick);
             tokio::select! {
@@ -197,6 +197,13 @@ impl Runner {
             return calendar.next_slot(now).map_or(retry, |s| s.opens);
         };
         if self.slot.as_ref() != Some(&slot.id) {
+            // Kills of the slot that closed and were not carried out (a
+            // stalled step) are settled now, not at the next restart.
+            if self.slot.is_some()
+                && let Err(e) = self.skip_missed().await
+            {
+                tracing::error!(error = %e, "cannot settle the kills of the last slot");
+            }
             match self.shared.plane.store().chaos_slot(slot.id.0).await {
                 Ok(rows) => {
                     self.rows = rows.into_iter().map(|r| (r.group.clone(), r)).collect();
@@ -221,6 +228,7 @@ impl Runner {
             .collect();
         due.sort();
         for (_, group) in due {
+            let now = self.shared.options.clock.now();
             self.execute(&slot, &group, &groups, now).await;
         }
         self.rows
@@ -330,11 +338,14 @@ impl Runner {
         let Some(row) = self.rows.get(group).cloned() else {
             return;
         };
+        // Slot numbers of another calendar (a demo's seconds-scale slots on
+        // the same store) are not comparable: a last kill numbered above
+        // this slot is ignored.
         let last = self
             .last_kills
             .get(group)
             .copied()
-            .filter(|s| *s != slot.id.0);
+            .filter(|s| *s <= slot.id.0);
         let facts = self.facts(&row.service, last).await;
         let found = groups.iter().find(|g| g.key.0 == group);
         let victim: Option<Member> = found.and_then(|g| self.schedule.pick(g)).cloned();
@@ -602,44 +613,99 @@ impl Runner {
                 format!("leashed: {} would have been killed; nothing was", victim.id),
             ));
         }
-        let intent = audit
-            .append(AuditEntry::new(actor, actions::KILL_INTENT, victim.id.clone()).with_detail(detail(
-                serde_json::json!({ "healthy": group.members.iter().filter(|m| m.healthy).count() }),
-            )))
-            .await?;
-        match self.shared.platform.kill(&victim.id).await {
-            Ok(()) => {
-                audit
-                    .append(
-                        AuditEntry::new(actor, actions::KILLED, victim.id.clone())
-                            .with_detail(detail(serde_json::json!({ "intent": intent.id }))),
-                    )
-                    .await?;
-                Ok(outcome(
+        // Validated here (the actor came from a header), committed only if
+        // no pause or halt is in force at the moment of writing.
+        let entry = AuditEntry::new(actor, actions::KILL_INTENT, victim.id.clone()).with_detail(
+            detail(serde_json::json!({ "healthy": group.members.iter().filter(|m| m.healthy).count() })),
+        );
+        let problems = entry.problems();
+        if !problems.is_empty() {
+            return Err(crate::AuditError::Invalid {
+                what: "entry",
+                problems,
+            }
+            .into());
+        }
+        let Some(intent) = self.shared.plane.store().chaos_intent_now(entry).await? else {
+            let switches = self.shared.switches.borrow().clone();
+            let skip = if switches.halted() {
+                Skip::Halted
+            } else {
+                Skip::Paused
+            };
+            return Ok(outcome(
+                "skipped",
+                Some(group),
+                None,
+                Some(skip.code()),
+                skip.to_string(),
+            ));
+        };
+        self.took_the_slot(&group.key.0, actor).await;
+        // From here on the kill may have happened: whatever the log says
+        // after it, the caller learns what the platform did.
+        let (result, action, extra) = match self.shared.platform.kill(&victim.id).await {
+            Ok(()) => (
+                outcome(
                     "killed",
                     Some(group),
                     Some(&victim.id),
                     None,
                     format!("killed {}; the platform replaces it", victim.id),
-                ))
-            }
-            Err(e) => {
-                audit
-                    .append(
-                        AuditEntry::new(actor, actions::KILL_FAILED, victim.id.clone())
-                            .with_detail(detail(
-                                serde_json::json!({ "intent": intent.id, "error": e.to_string() }),
-                            )),
-                    )
-                    .await?;
-                Ok(outcome(
+                ),
+                actions::KILLED,
+                serde_json::json!({ "intent": intent.id }),
+            ),
+            Err(e) => (
+                outcome(
                     "failed",
                     Some(group),
                     Some(&victim.id),
                     None,
                     format!("could not kill {}: {e}", victim.id),
-                ))
-            }
+                ),
+                actions::KILL_FAILED,
+                serde_json::json!({ "intent": intent.id, "error": e.to_string() }),
+            ),
+        };
+        let record = AuditEntry::new(actor, action, victim.id.clone()).with_detail(detail(extra));
+        if let Err(e) = audit.append(record).await {
+            tracing::error!(error = %e, target = victim.id, action, "the outcome of a kill-now could not be recorded");
+        }
+        Ok(result)
+    }
+
+    /// A kill-now in an open slot is that slot's kill of the group: it
+    /// counts for the minimum interval, and a kill still planned for the
+    /// slot is skipped.
+    async fn took_the_slot(&mut self, group: &str, actor: &str) {
+        let now = self.shared.options.clock.now();
+        let Some(slot) = self.shared.options.settings.calendar().slot_at(now) else {
+            return;
+        };
+        self.last_kills.insert(group.to_owned(), slot.id.0);
+        if self.slot.as_ref() != Some(&slot.id) {
+            return;
+        }
+        let planned = self
+            .rows
+            .get(group)
+            .is_some_and(|r| r.state == SlotState::Planned);
+        if planned {
+            let message = format!("this slot's kill was taken by a kill-now of {actor}");
+            let entry = AuditEntry::new(ACTOR, actions::KILL_SKIPPED, group).with_detail(
+                serde_json::json!({ "group": group, "slot": slot.id.0, "reason": "kill-now", "message": message }),
+            );
+            self.settle(
+                group,
+                &slot,
+                SlotState::Planned,
+                SlotState::Skipped,
+                None,
+                Some("kill-now".to_owned()),
+                entry,
+            )
+            .await;
         }
     }
 }

@@ -153,14 +153,16 @@ impl Store {
         .await
     }
 
-    /// The newest `limit` rows that are not `not-drawn`, newest first.
+    /// The `limit` rows written last that are not `not-drawn`, newest
+    /// first (by when they were written: slot numbers of different
+    /// calendars do not compare).
     pub(crate) async fn chaos_recent(&self, limit: u32) -> Result<Vec<SlotRow>, StoreError> {
         self.call(move |conn| {
             rows(
                 conn,
                 &format!(
                     "SELECT {COLUMNS} FROM chaos_slots WHERE state <> 'not-drawn'
-                     ORDER BY slot DESC, grp LIMIT ?1"
+                     ORDER BY rowid DESC LIMIT ?1"
                 ),
                 [limit],
             )
@@ -243,11 +245,21 @@ impl Store {
             let tx = conn
                 .transaction()
                 .map_err(sql("recording a chaos decision"))?;
+            // An intent is refused, in the same transaction, while a switch
+            // is on: a pause or halt committed after the guardrails were
+            // checked still stops the kill.
+            let unless_switched = if to == SlotState::Intent {
+                " AND NOT EXISTS (SELECT 1 FROM chaos_switches WHERE on_ = 1)"
+            } else {
+                ""
+            };
             let changed = tx
                 .execute(
-                    "UPDATE chaos_slots
-                     SET state = ?1, target = coalesce(?2, target), reason = coalesce(?3, reason)
-                     WHERE grp = ?4 AND slot = ?5 AND state = ?6",
+                    &format!(
+                        "UPDATE chaos_slots
+                         SET state = ?1, target = coalesce(?2, target), reason = coalesce(?3, reason)
+                         WHERE grp = ?4 AND slot = ?5 AND state = ?6{unless_switched}"
+                    ),
                     params![to.as_str(), target, reason, group, slot, from.as_str()],
                 )
                 .map_err(sql("recording a chaos decision"))?;
@@ -270,28 +282,36 @@ impl Store {
         .await
     }
 
-    /// Every switch's last setting.
-    pub(crate) async fn chaos_switches(&self) -> Result<HashMap<String, SwitchRow>, StoreError> {
-        self.call(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT name, on_, actor, at_ms FROM chaos_switches")
-                .map_err(sql("reading chaos switches"))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        SwitchRow {
-                            on: r.get::<_, i64>(1)? != 0,
-                            actor: r.get(2)?,
-                            at_ms: r.get(3)?,
-                        },
-                    ))
-                })
-                .map_err(sql("reading chaos switches"))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(sql("reading chaos switches"))
+    /// Appends a kill-now's intent unless a switch is on, in one
+    /// transaction; `None` (nothing written) when paused or halted.
+    pub(crate) async fn chaos_intent_now(
+        &self,
+        entry: AuditEntry,
+    ) -> Result<Option<AuditRecord>, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction().map_err(sql("recording a kill intent"))?;
+            let switched: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM chaos_switches WHERE on_ = 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql("recording a kill intent"))?;
+            if switched > 0 {
+                return Ok(None);
+            }
+            let record = append_audit(&tx, vec![entry])?
+                .pop()
+                .expect("one entry appended gives one record");
+            tx.commit().map_err(sql("recording a kill intent"))?;
+            Ok(Some(record))
         })
         .await
+    }
+
+    /// Every switch's last setting.
+    pub(crate) async fn chaos_switches(&self) -> Result<HashMap<String, SwitchRow>, StoreError> {
+        self.call(|conn| read_switches(conn)).await
     }
 
     /// Sets switches and appends `entry`, in one transaction.
@@ -300,7 +320,7 @@ impl Store {
         switches: Vec<(&'static str, bool)>,
         actor: String,
         entry: AuditEntry,
-    ) -> Result<AuditRecord, StoreError> {
+    ) -> Result<(AuditRecord, HashMap<String, SwitchRow>), StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction().map_err(sql("setting a chaos switch"))?;
             let at_ms = clock::to_millis(clock::wall_now());
@@ -315,9 +335,30 @@ impl Store {
             let record = append_audit(&tx, vec![entry])?
                 .pop()
                 .expect("one entry appended gives one record");
+            let switches = read_switches(&tx)?;
             tx.commit().map_err(sql("setting a chaos switch"))?;
-            Ok(record)
+            Ok((record, switches))
         })
         .await
     }
+}
+
+fn read_switches(conn: &Connection) -> Result<HashMap<String, SwitchRow>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, on_, actor, at_ms FROM chaos_switches")
+        .map_err(sql("reading chaos switches"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SwitchRow {
+                    on: r.get::<_, i64>(1)? != 0,
+                    actor: r.get(2)?,
+                    at_ms: r.get(3)?,
+                },
+            ))
+        })
+        .map_err(sql("reading chaos switches"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(sql("reading chaos switches"))
 }
