@@ -37,6 +37,12 @@ use crate::http::RequestBody;
 use crate::metrics::{ClusterLabels, EndpointClassLabels, EndpointLabels, ProxyMetrics};
 use crate::upstream::H1Client;
 
+/// The latency the balancer records for an attempt that failed without
+/// an answer (refused, reset, malformed), as Finagle's EWMA balancer
+/// penalizes failures: far above a healthy endpoint's, so `p2c_ewma` keeps
+/// away from a dead one until its estimate ages.
+pub const FAILURE_PENALTY: Duration = Duration::from_secs(1);
+
 /// The HTTP/2 upstream client of a cluster (hyper's, one multiplexed
 /// connection per endpoint).
 pub(crate) type H2Client = Client<connector::CountingConnector, RequestBody>;
@@ -301,8 +307,9 @@ impl Cluster {
         }
     }
 
-    /// Records what an attempt on `endpoint` came to: counters, latency,
-    /// outlier detection.
+    /// Records what an attempt on `endpoint` came to: counters, latency
+    /// (a failure without an answer counts as [`FAILURE_PENALTY`]), outlier
+    /// detection.
     pub(crate) fn record(
         &self,
         endpoint: &Endpoint,
@@ -323,7 +330,15 @@ impl Cluster {
             // A timed-out attempt took at least this long: the balancer
             // must see a slow endpoint as slow even when it never answers.
             AttemptResult::Timeout => endpoint.observe_rtt(rtt, now.as_nanos() as u64),
-            _ => {}
+            // An attempt that broke without an answer (a killed instance
+            // refuses or resets at once) teaches no latency, and the dead
+            // endpoint, never busy, would look cheapest to the balancer. A
+            // penalty makes it look slow instead; its cost drifts back as
+            // the estimate ages, so it is tried again later.
+            AttemptResult::ConnectFailure | AttemptResult::Reset | AttemptResult::Malformed => {
+                endpoint.observe_rtt(rtt.max(FAILURE_PENALTY), now.as_nanos() as u64);
+            }
+            AttemptResult::Cancelled => {}
         }
         if let Some(o) = &self.config.outlier_detection {
             outlier::record(self, o, endpoint, result, now.as_millis() as u64);

@@ -195,3 +195,33 @@ async fn p2c_ewma_learns_from_attempts_that_time_out() {
         hung.hits()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2c_ewma_learns_from_attempts_that_fail_without_an_answer() {
+    // A killed instance: every attempt on it breaks at once, so it never
+    // reports a latency and never has requests in flight, while the live
+    // ones, busy, look costlier. Only a failure penalty keeps it out.
+    let broken = upstream("broken", Behaviour::Reset).await;
+    let a = upstream("a", Behaviour::Delay(Duration::from_millis(20))).await;
+    let b = upstream("b", Behaviour::Delay(Duration::from_millis(20))).await;
+    let policy = "{ retry: { max_attempts: 3, budget: { ratio: 1.0, min_per_second: 1000 }, backoff: { base: 0s, max: 0s } } }";
+    let p = TestProxy::start(&simple(
+        &[&broken, &a, &b],
+        policy,
+        "    outlier_detection: null",
+    ))
+    .await;
+    let client = http1_client();
+    let url = p.url("/");
+    for _ in 0..15 {
+        let batch = (0..20).map(|_| get(&client, &url));
+        for (s, _, _) in futures_util::future::join_all(batch).await {
+            assert_eq!(s.as_u16(), 200);
+        }
+    }
+    assert!(
+        broken.hits() <= 15,
+        "the broken endpoint got {} of 300 first attempts",
+        broken.hits()
+    );
+}
