@@ -1,5 +1,5 @@
 //! The Chaos Monkey controller: the schedule of `ordo-chaos` carried out
-//! against a [`Platform`], with the registry's live view and the audit log.
+//! against a [`Platform`](ordo_platform::Platform), with the registry's live view and the audit log.
 //!
 //! # Audit first, fail closed
 //!
