@@ -628,9 +628,11 @@ async fn a_control_plane_killed_between_intent_and_kill_never_kills_twice_for_th
     assert_eq!(status.decisions[0].state, "resolved");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
-    let (_dir, plane, platform) = fleet("chaos-missed").await;
+/// A fleet whose Chaos Monkey has drawn its kill for the hour, not yet due.
+async fn an_hour_with_a_planned_kill(
+    name: &str,
+) -> (TempDir, ControlPlane, Arc<Recording>, ChaosMonkey) {
+    let (dir, plane, platform) = fleet(name).await;
     let monkey = start(
         &plane,
         &platform,
@@ -639,6 +641,12 @@ async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
     .await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert_eq!(monkey.status().await.unwrap().decisions[0].state, "planned");
+    (dir, plane, platform, monkey)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
+    let (_dir, plane, platform, monkey) = an_hour_with_a_planned_kill("chaos-missed").await;
     monkey.shutdown().await;
 
     // Back two hours later: that slot has closed.
@@ -655,15 +663,7 @@ async fn a_kill_due_while_no_controller_ran_is_skipped_as_missed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_kill_now_takes_the_slots_kill_of_its_group() {
-    let (_dir, plane, platform) = fleet("chaos-now-slot").await;
-    let monkey = start(
-        &plane,
-        &platform,
-        options(hourly(), FixedErrorRates::new(Some(0.0))),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    assert_eq!(monkey.status().await.unwrap().decisions[0].state, "planned");
+    let (_dir, plane, platform, monkey) = an_hour_with_a_planned_kill("chaos-now-slot").await;
     let k = monkey.kill_now("ops", "ratings").await.unwrap();
     assert_eq!(k.outcome, "killed", "{k:?}");
     // The rest of the hour passes: the planned kill is not carried out.
