@@ -230,57 +230,105 @@ impl ErrorRates for ProxyErrorRates {
     }
 }
 
-/// A halt in force: who halted, and the proxies told so far.
-type Halt = (String, HashSet<String>);
+/// What the proxies have been told.
+#[derive(Debug, Default)]
+struct FaultState {
+    /// Moves on at every halt and resume, so an answer that arrives after
+    /// the next change is recognised as stale.
+    generation: u64,
+    /// Who halted, while a halt is in force.
+    halted_by: Option<String>,
+    /// The proxies halted under the current halt.
+    told: HashSet<String>,
+    /// Proxies a resume could not reach: lifted as soon as they answer.
+    to_lift: HashSet<String>,
+}
 
 /// The fault halt over every proxy: `PUT /faults/halt` to halt,
 /// `DELETE /faults/halt` to lift. While halted, proxies that appear later
-/// (a replaced instance's sidecar) are halted as they are seen.
+/// (a replaced instance's sidecar) are halted as they are seen; after a
+/// resume, proxies that could not be reached are lifted when they answer.
 #[derive(Debug, Clone)]
 pub(crate) struct ProxyFaults {
     proxies: Proxies,
-    /// While halted: who halted, and the proxies told so far.
-    halted: Arc<Mutex<Option<Halt>>>,
+    state: Arc<Mutex<FaultState>>,
 }
 
 impl ProxyFaults {
     pub(crate) fn new(proxies: Proxies) -> Self {
         ProxyFaults {
             proxies,
-            halted: Arc::default(),
+            state: Arc::default(),
         }
     }
 
-    /// Halts the proxies not yet halted, while a halt is on; every
-    /// [`SCRAPE_EVERY`] until the task is aborted.
+    fn state(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every [`SCRAPE_EVERY`] until the task is aborted: while a halt is
+    /// on, halts the proxies not yet halted; after a resume, lifts the
+    /// halt on the proxies that missed it.
     pub(crate) fn keep_halted(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SCRAPE_EVERY);
             loop {
                 every.tick().await;
-                let done = me
-                    .halted
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                let Some((by, done)) = done else { continue };
-                let fresh: Vec<String> = me
-                    .proxies
-                    .admins()
-                    .await
-                    .into_iter()
-                    .filter(|a| !done.contains(a))
-                    .collect();
-                if !fresh.is_empty() {
-                    let _ = me.apply(fresh, true, &by).await;
+                let (generation, by, told, to_lift) = {
+                    let s = me.state();
+                    (
+                        s.generation,
+                        s.halted_by.clone(),
+                        s.told.clone(),
+                        s.to_lift.clone(),
+                    )
+                };
+                let running = me.proxies.admins().await;
+                match by {
+                    Some(by) => {
+                        let fresh: Vec<String> =
+                            running.into_iter().filter(|a| !told.contains(a)).collect();
+                        if fresh.is_empty() {
+                            continue;
+                        }
+                        let (ok, _) = me.apply(fresh, true, &by).await;
+                        let stale = {
+                            let mut s = me.state();
+                            if s.generation == generation {
+                                s.told.extend(ok.iter().cloned());
+                                false
+                            } else {
+                                true
+                            }
+                        };
+                        if stale {
+                            // A resume came while these were being halted.
+                            let (_, missed) = me.apply(ok, false, &by).await;
+                            me.state().to_lift.extend(missed);
+                        }
+                    }
+                    None if !to_lift.is_empty() => {
+                        let retry: Vec<String> = running
+                            .into_iter()
+                            .filter(|a| to_lift.contains(a))
+                            .collect();
+                        let (_, missed) = me.apply(retry, false, "").await;
+                        let mut s = me.state();
+                        if s.generation == generation {
+                            // Lifted now, or gone (a proxy that no longer
+                            // runs holds no halt): only the missed remain.
+                            s.to_lift = missed.into_iter().collect();
+                        }
+                    }
+                    None => {}
                 }
             }
         })
     }
 
     /// Sends the halt (or its lifting) in the name of `by` to `admins`;
-    /// those that answered, and what the others said.
+    /// those that answered, and those that did not (with what they said).
     async fn apply(
         &self,
         admins: Vec<String>,
@@ -304,14 +352,18 @@ impl ProxyFaults {
         for (a, answer) in admins.into_iter().zip(answers) {
             match answer {
                 Ok(r) if r.status.is_success() => ok.push(a),
-                Ok(r) => failed.push(format!("{a}: {}", r.error_text())),
-                Err(e) => failed.push(e),
-            }
-        }
-        if halted {
-            let mut h = self.halted.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((_, set)) = h.as_mut() {
-                set.extend(ok.iter().cloned());
+                Ok(r) => {
+                    tracing::warn!(
+                        proxy = a,
+                        error = r.error_text(),
+                        "the fault halt was refused"
+                    );
+                    failed.push(a);
+                }
+                Err(e) => {
+                    tracing::warn!(proxy = a, error = e, "the fault halt did not reach a proxy");
+                    failed.push(a);
+                }
             }
         }
         (ok, failed)
@@ -321,17 +373,33 @@ impl ProxyFaults {
 impl FaultSwitch for ProxyFaults {
     fn set_halted<'a>(&'a self, halted: bool, by: &'a str) -> BoxFuture<'a, Result<usize, String>> {
         Box::pin(async move {
-            *self.halted.lock().unwrap_or_else(PoisonError::into_inner) =
-                halted.then(|| (by.to_owned(), HashSet::new()));
+            let generation = {
+                let mut s = self.state();
+                s.generation += 1;
+                s.halted_by = halted.then(|| by.to_owned());
+                s.told.clear();
+                s.to_lift.clear();
+                s.generation
+            };
             let (ok, failed) = self.apply(self.proxies.admins().await, halted, by).await;
+            {
+                let mut s = self.state();
+                if s.generation == generation {
+                    if halted {
+                        s.told.extend(ok.iter().cloned());
+                    } else {
+                        s.to_lift.extend(failed.iter().cloned());
+                    }
+                }
+            }
             if failed.is_empty() {
                 Ok(ok.len())
             } else {
                 Err(format!(
-                    "{} of {} proxies: {}",
+                    "{} of {} proxies did not answer: {}",
                     failed.len(),
                     ok.len() + failed.len(),
-                    failed.join("; ")
+                    failed.join(", ")
                 ))
             }
         })
