@@ -674,3 +674,97 @@ async fn a_kill_now_takes_the_slots_kill_of_its_group() {
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].detail["reason"], "kill-now");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_bad_requests_with_json_errors_and_documents_its_routes() {
+    use http::{Method, Request, StatusCode};
+    use ordo_test_support::client::{http1_client, send};
+
+    let (_dir, plane, platform) = fleet("chaos-api").await;
+    let mut o = ChaosOptions::new(
+        hourly().with_leashed(true),
+        Arc::new(FixedErrorRates::new(Some(0.0))),
+    );
+    o.faults = Some(Arc::new(Switch::default()));
+    let monkey = start(&plane, &platform, o).await;
+    let (router, _) = plane.router_with(ordo_control::api::chaos_routes(monkey.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, server) = plane.serve_listener(listener, router).unwrap();
+    let http = http1_client();
+    let call = |method: Method, path: &str, actor: Option<&str>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"));
+        if let Some(a) = actor {
+            req = req.header("x-ordo-actor", a);
+        }
+        let req = req
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let http = http.clone();
+        async move {
+            let (status, _, body) = send(&http, req).await;
+            let json: serde_json::Value = serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"));
+            (status, json)
+        }
+    };
+
+    let (s, v) = call(Method::GET, "/v1/chaos", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["enabled"].as_bool(), v["leashed"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let (s, v) = call(Method::GET, "/v1/chaos/plan", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["groups"][0]["key"], "ratings");
+    assert_eq!(v["groups"][0]["healthy"], 3);
+
+    let long = "x".repeat(65);
+    for bad in ["", long.as_str()] {
+        let (s, v) = call(Method::POST, "/v1/chaos/pause", Some(bad)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["problems"][0]["field"], "x-ordo-actor", "{v}");
+    }
+    assert!(
+        monkey.status().await.unwrap().paused.is_none(),
+        "nothing changed"
+    );
+    let (s, v) = call(Method::POST, "/v1/chaos/kill/nope", Some("ops")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nope"), "{v}");
+    let (s, v) = call(Method::GET, "/v1/chaos/halt", None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
+
+    let (s, v) = call(Method::POST, "/v1/chaos/kill/ratings", Some("ops")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "leashed", "{v}");
+    let (s, v) = call(Method::POST, "/v1/chaos/halt", Some("oncall")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"]["halted"]["actor"], "oncall");
+    assert_eq!(v["proxies"], 4);
+    let (s, v) = call(Method::POST, "/v1/chaos/kill/ratings", Some("ops")).await;
+    assert_eq!(
+        (s, v["outcome"].as_str(), v["reason"].as_str()),
+        (StatusCode::OK, Some("skipped"), Some("halted"))
+    );
+    let (s, v) = call(Method::POST, "/v1/chaos/resume", Some("oncall")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v.get("halted").is_none(), "{v}");
+
+    let (_, doc) = call(Method::GET, "/openapi.json", None).await;
+    for path in [
+        "/v1/chaos",
+        "/v1/chaos/plan",
+        "/v1/chaos/pause",
+        "/v1/chaos/resume",
+        "/v1/chaos/halt",
+        "/v1/chaos/kill/{service}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(platform.kills().is_empty());
+    monkey.shutdown().await;
+    server.shutdown().await;
+}
