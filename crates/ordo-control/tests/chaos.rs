@@ -768,3 +768,39 @@ async fn the_api_answers_bad_requests_with_json_errors_and_documents_its_routes(
     monkey.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_demos_slots_and_a_fleets_work_days_keep_separate_histories() {
+    let (_dir, plane, platform) = fleet("chaos-calendars").await;
+    // The demo: one-second slots, three kills.
+    let demo = start(
+        &plane,
+        &platform,
+        options(settings(""), FixedErrorRates::new(Some(0.0))),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    demo.shutdown().await;
+    assert_eq!(platform.kills().len(), 3);
+
+    // The same store, now on work days with a minimum of one day between
+    // kills: the demo's slot numbers (billions) are not last week's kills.
+    let mut m = manifest_with("");
+    m.chaos.slot = None;
+    m.chaos.min_time_between_kills = 1;
+    let _alive = keep_alive(&plane);
+    let days = start(
+        &plane,
+        &platform,
+        options(
+            ChaosSettings::from_manifest(&m).unwrap(),
+            FixedErrorRates::new(Some(0.0)),
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(86_400)).await;
+    days.shutdown().await;
+    assert_eq!(platform.kills().len(), 4, "the first work day has its kill");
+    let too_soon = records(&plane, actions::KILL_SKIPPED).await;
+    assert!(too_soon.is_empty(), "{too_soon:?}");
+}

@@ -36,6 +36,18 @@ pub(super) struct Runner {
     rows: BTreeMap<String, SlotRow>,
     /// Each group's newest slot that counts as a kill.
     last_kills: HashMap<String, i64>,
+    /// What the slot numbers count: `days`, or `slots:<ms>`.
+    calendar: String,
+}
+
+/// The identity of a calendar's slot numbers: work days are days since
+/// the epoch in the window's time zone, slots are multiples of their
+/// length since the epoch; numbers of different calendars never compare.
+pub(super) fn calendar_id(calendar: &ordo_chaos::Calendar) -> String {
+    match calendar.slot_length() {
+        Some(len) => format!("slots:{}ms", len.as_millis()),
+        None => "days".to_owned(),
+    }
 }
 
 impl std::fmt::Debug for Runner {
@@ -65,7 +77,12 @@ impl Runner {
             .options
             .seed
             .unwrap_or_else(|| shared.options.clock.now().as_nanosecond() as u64);
-        let last_kills = shared.plane.store().chaos_last_kills().await?;
+        let calendar = calendar_id(shared.options.settings.calendar());
+        let last_kills = shared
+            .plane
+            .store()
+            .chaos_last_kills(calendar.clone())
+            .await?;
         Ok(Runner {
             schedule: ChaosSchedule::new(shared.options.settings.clone(), seed),
             shared,
@@ -74,6 +91,7 @@ impl Runner {
             slot: None,
             rows: BTreeMap::new(),
             last_kills,
+            calendar,
         })
     }
 
@@ -110,6 +128,7 @@ impl Runner {
             );
             store
                 .chaos_move(
+                    row.calendar.clone(),
                     row.group.clone(),
                     row.slot,
                     SlotState::Intent,
@@ -138,9 +157,10 @@ impl Runner {
         let calendar = self.shared.options.settings.calendar();
         let store = self.shared.plane.store();
         for row in store.chaos_in_state(SlotState::Planned).await? {
-            let open = calendar
-                .slot(&SlotId(row.slot))
-                .is_some_and(|s| now < s.closes);
+            let open = row.calendar == self.calendar
+                && calendar
+                    .slot(&SlotId(row.slot))
+                    .is_some_and(|s| now < s.closes);
             if open {
                 continue;
             }
@@ -152,6 +172,7 @@ impl Runner {
                 }));
             store
                 .chaos_move(
+                    row.calendar.clone(),
                     row.group.clone(),
                     row.slot,
                     SlotState::Planned,
@@ -204,7 +225,13 @@ impl Runner {
             {
                 tracing::error!(error = %e, "cannot settle the kills of the last slot");
             }
-            match self.shared.plane.store().chaos_slot(slot.id.0).await {
+            match self
+                .shared
+                .plane
+                .store()
+                .chaos_slot(self.calendar.clone(), slot.id.0)
+                .await
+            {
                 Ok(rows) => {
                     self.rows = rows.into_iter().map(|r| (r.group.clone(), r)).collect();
                     self.slot = Some(slot.id.clone());
@@ -262,6 +289,7 @@ impl Runner {
         for g in &fresh {
             let plan = plans.iter().find(|p| p.group == g.key);
             rows.push(SlotRow {
+                calendar: self.calendar.clone(),
                 group: g.key.0.clone(),
                 slot: slot.id.0,
                 service: g.service.clone(),
@@ -410,6 +438,7 @@ impl Runner {
             .with_detail(detail(serde_json::json!({ "healthy": healthy })));
         let intent = match store
             .chaos_move(
+                self.calendar.clone(),
                 group.to_owned(),
                 slot.id.0,
                 SlotState::Planned,
@@ -476,6 +505,7 @@ impl Runner {
             .plane
             .store()
             .chaos_move(
+                self.calendar.clone(),
                 group.to_owned(),
                 slot.id.0,
                 from,
@@ -521,7 +551,12 @@ impl Runner {
 
     /// Reads a row that moved under us (another writer) back from the store.
     async fn reload(&mut self, group: &str, slot: &Slot) {
-        if let Ok(rows) = self.shared.plane.store().chaos_slot(slot.id.0).await
+        if let Ok(rows) = self
+            .shared
+            .plane
+            .store()
+            .chaos_slot(self.calendar.clone(), slot.id.0)
+            .await
             && let Some(r) = rows.into_iter().find(|r| r.group == group)
         {
             self.rows.insert(group.to_owned(), r);

@@ -68,6 +68,8 @@ impl SlotState {
 /// A group's row for one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SlotRow {
+    /// The calendar its slot number belongs to (`days`, `slots:<ms>`).
+    pub(crate) calendar: String,
     pub(crate) group: String,
     pub(crate) slot: i64,
     pub(crate) service: String,
@@ -88,25 +90,26 @@ pub(crate) struct SwitchRow {
     pub(crate) at_ms: i64,
 }
 
-const COLUMNS: &str = "grp, slot, service, at_ms, state, target, intent_id, reason";
+const COLUMNS: &str = "calendar, grp, slot, service, at_ms, state, target, intent_id, reason";
 
 fn slot_row(r: &Row<'_>) -> rusqlite::Result<SlotRow> {
-    let state: String = r.get(4)?;
+    let state: String = r.get(5)?;
     Ok(SlotRow {
-        group: r.get(0)?,
-        slot: r.get(1)?,
-        service: r.get(2)?,
-        at_ms: r.get(3)?,
+        calendar: r.get(0)?,
+        group: r.get(1)?,
+        slot: r.get(2)?,
+        service: r.get(3)?,
+        at_ms: r.get(4)?,
         state: SlotState::parse(&state).ok_or_else(|| {
             rusqlite::Error::FromSqlConversionFailure(
-                4,
+                5,
                 rusqlite::types::Type::Text,
                 format!("`{state}` is not a chaos slot state").into(),
             )
         })?,
-        target: r.get(5)?,
-        intent_id: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
-        reason: r.get(7)?,
+        target: r.get(6)?,
+        intent_id: r.get::<_, Option<i64>>(7)?.map(|v| v.max(0) as u64),
+        reason: r.get(8)?,
     })
 }
 
@@ -126,13 +129,19 @@ fn rows(
 }
 
 impl Store {
-    /// Every row of `slot`.
-    pub(crate) async fn chaos_slot(&self, slot: i64) -> Result<Vec<SlotRow>, StoreError> {
+    /// Every row of `slot` of `calendar`.
+    pub(crate) async fn chaos_slot(
+        &self,
+        calendar: String,
+        slot: i64,
+    ) -> Result<Vec<SlotRow>, StoreError> {
         self.call(move |conn| {
             rows(
                 conn,
-                &format!("SELECT {COLUMNS} FROM chaos_slots WHERE slot = ?1 ORDER BY grp"),
-                [slot],
+                &format!(
+                    "SELECT {COLUMNS} FROM chaos_slots WHERE calendar = ?1 AND slot = ?2 ORDER BY grp"
+                ),
+                params![calendar, slot],
             )
         })
         .await
@@ -170,17 +179,22 @@ impl Store {
         .await
     }
 
-    /// Each group's newest slot that counts as a kill.
-    pub(crate) async fn chaos_last_kills(&self) -> Result<HashMap<String, i64>, StoreError> {
-        self.call(|conn| {
+    /// Each group's newest slot of `calendar` that counts as a kill.
+    pub(crate) async fn chaos_last_kills(
+        &self,
+        calendar: String,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        self.call(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT grp, max(slot) FROM chaos_slots
-                     WHERE state IN ('intent', 'killed', 'leashed', 'resolved') GROUP BY grp",
+                    "SELECT grp, max(slot) FROM chaos_slots WHERE calendar = ?1
+                     AND state IN ('intent', 'killed', 'leashed', 'resolved') GROUP BY grp",
                 )
                 .map_err(sql("reading chaos kills"))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .query_map([calendar], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
                 .map_err(sql("reading chaos kills"))?;
             rows.collect::<Result<_, _>>()
                 .map_err(sql("reading chaos kills"))
@@ -201,12 +215,13 @@ impl Store {
                 let mut insert = tx
                     .prepare_cached(&format!(
                         "INSERT OR IGNORE INTO chaos_slots ({COLUMNS})
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                     ))
                     .map_err(sql("recording chaos draws"))?;
                 for d in &draws {
                     insert
                         .execute(params![
+                            d.calendar,
                             d.group,
                             d.slot,
                             d.service,
@@ -226,13 +241,15 @@ impl Store {
         .await
     }
 
-    /// Moves `group`'s row of `slot` from `from` to `to` (setting `target` and
-    /// `reason` when given) and appends `entry`, in one transaction. Returns
-    /// `None`, writing nothing, when the row is not in `from`. A move to
-    /// [`SlotState::Intent`] records the entry's id as the intent.
+    /// Moves `group`'s row of `slot` of `calendar` from `from` to `to`
+    /// (setting `target` and `reason` when given) and appends `entry`, in
+    /// one transaction. Returns `None`, writing nothing, when the row is not
+    /// in `from`. A move to [`SlotState::Intent`] records the entry's id as
+    /// the intent.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn chaos_move(
         &self,
+        calendar: String,
         group: String,
         slot: i64,
         from: SlotState,
@@ -258,9 +275,9 @@ impl Store {
                     &format!(
                         "UPDATE chaos_slots
                          SET state = ?1, target = coalesce(?2, target), reason = coalesce(?3, reason)
-                         WHERE grp = ?4 AND slot = ?5 AND state = ?6{unless_switched}"
+                         WHERE grp = ?4 AND slot = ?5 AND state = ?6 AND calendar = ?7{unless_switched}"
                     ),
-                    params![to.as_str(), target, reason, group, slot, from.as_str()],
+                    params![to.as_str(), target, reason, group, slot, from.as_str(), calendar],
                 )
                 .map_err(sql("recording a chaos decision"))?;
             if changed == 0 {
@@ -271,8 +288,9 @@ impl Store {
                 .expect("one entry appended gives one record");
             if to == SlotState::Intent {
                 tx.execute(
-                    "UPDATE chaos_slots SET intent_id = ?1 WHERE grp = ?2 AND slot = ?3",
-                    params![record.id as i64, group, slot],
+                    "UPDATE chaos_slots SET intent_id = ?1
+                     WHERE grp = ?2 AND slot = ?3 AND calendar = ?4",
+                    params![record.id as i64, group, slot, calendar],
                 )
                 .map_err(sql("recording a chaos decision"))?;
             }

@@ -80,6 +80,28 @@ const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     ) STRICT;
     ",
+    // 3: slot numbers belong to a calendar (`days`, or `slots:<ms>`): a
+    // demo's seconds-scale slots and a fleet's work days on one store never
+    // compare. Rows written before carry the calendar ``.
+    r"
+    CREATE TABLE chaos_slots_3 (
+        calendar  TEXT NOT NULL,
+        grp       TEXT NOT NULL,
+        slot      INTEGER NOT NULL,
+        service   TEXT NOT NULL,
+        at_ms     INTEGER,
+        state     TEXT NOT NULL,
+        target    TEXT,
+        intent_id INTEGER,
+        reason    TEXT,
+        PRIMARY KEY (calendar, grp, slot)
+    ) STRICT;
+    INSERT INTO chaos_slots_3
+        SELECT '', grp, slot, service, at_ms, state, target, intent_id, reason FROM chaos_slots;
+    DROP TABLE chaos_slots;
+    ALTER TABLE chaos_slots_3 RENAME TO chaos_slots;
+    CREATE INDEX chaos_slots_by_state ON chaos_slots (state, slot);
+    ",
 ];
 
 /// The schema version this build writes.
