@@ -216,20 +216,36 @@ pub fn groups(settings: &ChaosSettings, members: Vec<Member>) -> Vec<Group> {
             .or_default()
             .push(m);
     }
-    let mut services_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // A key two opted-in services share is qualified with the service. The
+    // keys of groups that may be drawn depend only on opted-in services,
+    // so they stay the same while other services' instances come and go
+    // (a key that changed mid-slot would get a fresh draw); a group that
+    // is never drawn is qualified whenever its key is taken.
+    let mut opted_in_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut all_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (key, service) in by.keys() {
-        services_of.entry(key).or_default().insert(service);
+        *all_of.entry(key).or_default() += 1;
+        if settings.opted_in(service) {
+            opted_in_of.entry(key).or_default().insert(service);
+        }
     }
-    let clashing: BTreeSet<String> = services_of
-        .into_iter()
-        .filter(|(_, s)| s.len() > 1)
-        .map(|(k, _)| k.to_owned())
+    let qualified = |key: &str, service: &str| {
+        if settings.opted_in(service) {
+            opted_in_of.get(key).is_some_and(|s| s.len() > 1)
+        } else {
+            all_of.get(key).is_some_and(|n| *n > 1)
+        }
+    };
+    let qualify: BTreeSet<(String, String)> = by
+        .keys()
+        .filter(|(k, s)| qualified(k, s))
+        .cloned()
         .collect();
     let mut out: Vec<Group> = by
         .into_iter()
         .map(|((key, service), mut members)| {
             members.sort_by(|a, b| a.id.cmp(&b.id));
-            let key = if clashing.contains(&key) {
+            let key = if qualify.contains(&(key.clone(), service.clone())) {
                 format!("{key}@{service}")
             } else {
                 key

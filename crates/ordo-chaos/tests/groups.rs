@@ -73,6 +73,18 @@ fn a_cluster_named_by_two_services_is_split_by_service() {
 }
 
 #[test]
+fn a_service_not_opted_in_never_renames_a_group_that_may_be_drawn() {
+    let s = settings("{}", SERVICES);
+    let api = fleet("api", 2, &[("cluster", "shared")]);
+    assert_eq!(keys(&groups(&s, api.clone())), ["shared"]);
+    // db (not opted in) names the same cluster: api's key, which its
+    // draws and last kill are stored under, stays; db's is qualified.
+    let mut both = api;
+    both.extend(fleet("db", 1, &[("cluster", "shared")]));
+    assert_eq!(keys(&groups(&s, both)), ["shared", "shared@db"]);
+}
+
+#[test]
 fn services_not_opted_in_are_grouped_but_ineligible() {
     let s = settings("{}", SERVICES);
     let gs = groups(&s, fleet("db", 3, &[]));
