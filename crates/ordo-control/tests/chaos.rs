@@ -804,3 +804,51 @@ async fn a_demos_slots_and_a_fleets_work_days_keep_separate_histories() {
     let too_soon = records(&plane, actions::KILL_SKIPPED).await;
     assert!(too_soon.is_empty(), "{too_soon:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_now_interrupted_between_intent_and_kill_is_resolved_at_start() {
+    let (_dir, plane, _) = fleet("chaos-now-crash").await;
+    let hanging = Arc::new(Recording {
+        plane: plane.clone(),
+        kills: Mutex::default(),
+        unrecorded: Mutex::default(),
+        hang: true,
+        next: Mutex::new(100),
+    });
+    let mut m = manifest_with("");
+    m.chaos.slot = None;
+    let settings = ChaosSettings::from_manifest(&m).unwrap();
+    let monkey = start(
+        &plane,
+        &hanging,
+        options(settings.clone(), FixedErrorRates::new(Some(0.0))),
+    )
+    .await;
+    let asked = tokio::spawn({
+        let monkey = monkey.clone();
+        async move { monkey.kill_now("ops", "ratings").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let intents = records(&plane, actions::KILL_INTENT).await;
+    assert_eq!(intents.len(), 1, "the intent is recorded before the kill");
+    // The controller dies inside the kill.
+    monkey.shutdown().await;
+    assert!(
+        asked.await.unwrap().is_err(),
+        "the caller learns it stopped"
+    );
+
+    let platform = Recording::new(&plane);
+    let again = start(
+        &plane,
+        &platform,
+        options(settings, FixedErrorRates::new(Some(0.0))),
+    )
+    .await;
+    let resolved = records(&plane, actions::KILL_RESOLVED).await;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].detail["intent"], intents[0].id);
+    assert_eq!(resolved[0].target, intents[0].target);
+    again.shutdown().await;
+    assert!(platform.kills().is_empty());
+}

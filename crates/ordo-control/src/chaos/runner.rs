@@ -13,7 +13,7 @@ use super::monkey::{Shared, Switches};
 use super::view::KillNow;
 use super::{ACTOR, ChaosError, actions};
 use crate::AuditEntry;
-use crate::store::{SlotRow, SlotState};
+use crate::store::{KILL_NOW, SlotRow, SlotState};
 
 /// What the handle asks of the runner.
 #[derive(Debug)]
@@ -661,7 +661,13 @@ impl Runner {
             }
             .into());
         }
-        let Some(intent) = self.shared.plane.store().chaos_intent_now(entry).await? else {
+        let Some(intent) = self
+            .shared
+            .plane
+            .store()
+            .chaos_intent_now(group.key.0.clone(), service.to_owned(), entry)
+            .await?
+        else {
             let switches = self.shared.switches.borrow().clone();
             let skip = if switches.halted() {
                 Skip::Halted
@@ -703,8 +709,32 @@ impl Runner {
                 serde_json::json!({ "intent": intent.id, "error": e.to_string() }),
             ),
         };
+        let to = if action == actions::KILLED {
+            SlotState::Killed
+        } else {
+            SlotState::Failed
+        };
+        let reason = extra
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(str::to_owned);
         let record = AuditEntry::new(actor, action, victim.id.clone()).with_detail(detail(extra));
-        if let Err(e) = audit.append(record).await {
+        let settled = self
+            .shared
+            .plane
+            .store()
+            .chaos_move(
+                KILL_NOW.to_owned(),
+                group.key.0.clone(),
+                intent.id as i64,
+                SlotState::Intent,
+                to,
+                None,
+                reason,
+                record,
+            )
+            .await;
+        if let Err(e) = settled {
             tracing::error!(error = %e, target = victim.id, action, "the outcome of a kill-now could not be recorded");
         }
         Ok(result)

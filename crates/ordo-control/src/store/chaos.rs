@@ -90,6 +90,10 @@ pub(crate) struct SwitchRow {
     pub(crate) at_ms: i64,
 }
 
+/// The calendar of kill-now rows: their slot number is the intent's audit
+/// record id.
+pub(crate) const KILL_NOW: &str = "kill-now";
+
 const COLUMNS: &str = "calendar, grp, slot, service, at_ms, state, target, intent_id, reason";
 
 fn slot_row(r: &Row<'_>) -> rusqlite::Result<SlotRow> {
@@ -300,10 +304,15 @@ impl Store {
         .await
     }
 
-    /// Appends a kill-now's intent unless a switch is on, in one
-    /// transaction; `None` (nothing written) when paused or halted.
+    /// Appends a kill-now's intent unless a switch is on, with a row of
+    /// the calendar [`KILL_NOW`] (its slot is the intent's record id) in
+    /// state `intent`, in one transaction; `None` (nothing written) when
+    /// paused or halted. The row lets a restart settle an intent whose
+    /// kill was interrupted, as for scheduled kills.
     pub(crate) async fn chaos_intent_now(
         &self,
+        group: String,
+        service: String,
         entry: AuditEntry,
     ) -> Result<Option<AuditRecord>, StoreError> {
         self.call(move |conn| {
@@ -318,9 +327,17 @@ impl Store {
             if switched > 0 {
                 return Ok(None);
             }
+            let target = entry.target.clone();
             let record = append_audit(&tx, vec![entry])?
                 .pop()
                 .expect("one entry appended gives one record");
+            tx.execute(
+                &format!(
+                    "INSERT INTO chaos_slots ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, NULL, 'intent', ?5, ?3, NULL)"
+                ),
+                params![KILL_NOW, group, record.id as i64, service, target],
+            )
+            .map_err(sql("recording a kill intent"))?;
             tx.commit().map_err(sql("recording a kill intent"))?;
             Ok(Some(record))
         })

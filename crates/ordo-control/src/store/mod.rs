@@ -16,7 +16,7 @@ mod chaos;
 mod rows;
 mod schema;
 
-pub(crate) use chaos::{SlotRow, SlotState, SwitchRow};
+pub(crate) use chaos::{KILL_NOW, SlotRow, SlotState, SwitchRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
