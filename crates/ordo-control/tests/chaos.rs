@@ -215,6 +215,13 @@ async fn start(plane: &ControlPlane, platform: &Arc<Recording>, o: ChaosOptions)
         .expect("the Chaos Monkey starts")
 }
 
+/// Runs a Chaos Monkey with `o` for `span` of (paused) time, then stops it.
+async fn run_for(plane: &ControlPlane, platform: &Arc<Recording>, o: ChaosOptions, span: Duration) {
+    let monkey = start(plane, platform, o).await;
+    tokio::time::sleep(span).await;
+    monkey.shutdown().await;
+}
+
 async fn records(plane: &ControlPlane, action: &str) -> Vec<AuditRecord> {
     plane
         .audit()
@@ -266,14 +273,13 @@ async fn each_slot_kills_once_and_every_kill_is_recorded_before_it_happens() {
 async fn leashed_it_kills_nothing_and_records_every_decision() {
     let (_dir, plane, platform) = fleet("chaos-leashed").await;
     let settings = settings("").with_leashed(true);
-    let monkey = start(
+    run_for(
         &plane,
         &platform,
         options(settings, FixedErrorRates::new(Some(0.0))),
+        Duration::from_millis(5_000),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5_000)).await;
-    monkey.shutdown().await;
     assert!(platform.kills().is_empty());
     assert!(records(&plane, actions::KILL_INTENT).await.is_empty());
     let leashed = records(&plane, actions::KILL_LEASHED).await;
@@ -789,17 +795,16 @@ async fn a_demos_slots_and_a_fleets_work_days_keep_separate_histories() {
     m.chaos.slot = None;
     m.chaos.min_time_between_kills = 1;
     let _alive = keep_alive(&plane);
-    let days = start(
+    run_for(
         &plane,
         &platform,
         options(
             ChaosSettings::from_manifest(&m).unwrap(),
             FixedErrorRates::new(Some(0.0)),
         ),
+        Duration::from_secs(86_400),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(86_400)).await;
-    days.shutdown().await;
     assert_eq!(platform.kills().len(), 4, "the first work day has its kill");
     let too_soon = records(&plane, actions::KILL_SKIPPED).await;
     assert!(too_soon.is_empty(), "{too_soon:?}");
