@@ -50,6 +50,7 @@ enum ChaosCommand {
     /// Kill one instance of SERVICE now, through every guardrail.
     KillNow {
         /// The service.
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         service: String,
     },
 }

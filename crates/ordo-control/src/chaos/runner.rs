@@ -59,6 +59,14 @@ impl std::fmt::Debug for Runner {
     }
 }
 
+/// `base` with the fields of `extra` added: an audit record's detail.
+fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(b), serde_json::Value::Object(extra)) = (base.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    base
+}
+
 fn millis(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
@@ -383,13 +391,11 @@ impl Runner {
             None => Err(Skip::NoMember),
         };
         let store = self.shared.plane.store();
-        let detail = |extra: serde_json::Value| {
-            let mut d =
-                serde_json::json!({ "group": group, "service": row.service, "slot": slot.id.0 });
-            if let (Some(d), serde_json::Value::Object(extra)) = (d.as_object_mut(), extra) {
-                d.extend(extra);
-            }
-            d
+        let detail = |extra| {
+            merged(
+                serde_json::json!({ "group": group, "service": row.service, "slot": slot.id.0 }),
+                extra,
+            )
         };
         let victim = match (verdict, victim) {
             (Err(skip), _) => {
@@ -594,12 +600,11 @@ impl Runner {
         let victim = self.schedule.pick(group).cloned();
         let facts = self.facts(service, None).await;
         let verdict = ordo_chaos::check_now(&settings, group, victim.as_ref(), &facts);
-        let detail = |extra: serde_json::Value| {
-            let mut d = serde_json::json!({ "group": group.key.0, "service": service, "requested_by": actor });
-            if let (Some(d), serde_json::Value::Object(extra)) = (d.as_object_mut(), extra) {
-                d.extend(extra);
-            }
-            d
+        let detail = |extra| {
+            merged(
+                serde_json::json!({ "group": group.key.0, "service": service, "requested_by": actor }),
+                extra,
+            )
         };
         let audit = self.shared.plane.audit().clone();
         let victim = match (verdict, victim) {
