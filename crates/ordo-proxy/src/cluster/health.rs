@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Cluster, Endpoint, UpstreamClient};
+use crate::http::headers::Added;
 use crate::http::{Hold, Received, RequestBody, ResponseBody};
 use crate::upstream::RequestHead;
 
@@ -77,6 +78,7 @@ async fn check(cluster: &Cluster, endpoint: &Arc<Endpoint>, hc: &HealthCheckConf
                     method: &Method::GET,
                     target: &hc.path,
                     headers: &headers,
+                    added: Added::default(),
                     upgrade: false,
                     idempotent: true,
                 };

@@ -29,7 +29,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::body::{Hold, Received, RequestBody, ResponseBody};
-use super::headers::{self, REQUEST_ID};
+use super::headers::{self, Added, REQUEST_ID, RequestId};
 use crate::cluster::{
     AttemptResult, Cluster, Endpoint, InFlight, Tried, UpstreamClient, hash_bytes,
 };
@@ -115,7 +115,8 @@ pub(crate) async fn handle(
         .and_then(|l| l.route(&parts).map(|r| (l, r)));
     let Some((listener, route)) = route else {
         let mut resp = shared.generated(Reason::NoRoute);
-        resp.headers_mut().insert(REQUEST_ID, request_id);
+        resp.headers_mut()
+            .insert(REQUEST_ID, request_id.value().clone());
         return resp;
     };
     let method = listener.access_log.then(|| parts.method.clone());
@@ -125,6 +126,7 @@ pub(crate) async fn handle(
         shared,
         route,
         conn,
+        &request_id,
         parts,
         body,
         listener.max_request_body,
@@ -153,10 +155,11 @@ pub(crate) async fn handle(
             attempts = info.attempts,
             upstream = info.endpoint.as_deref().unwrap_or("-"),
             reason = info.reason.map_or("-", Reason::as_str),
-            request_id = request_id.to_str().unwrap_or("-"),
+            request_id = request_id.value().to_str().unwrap_or("-"),
         );
     }
-    resp.headers_mut().insert(REQUEST_ID, request_id);
+    resp.headers_mut()
+        .insert(REQUEST_ID, request_id.into_value());
     resp
 }
 
@@ -184,6 +187,7 @@ async fn forward(
     shared: &Shared,
     route: &Route,
     conn: &ConnInfo,
+    request_id: &RequestId,
     mut parts: Parts,
     body: Incoming,
     max_body: Option<u64>,
@@ -240,7 +244,7 @@ async fn forward(
         None
     };
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::set_forwarded(&mut parts.headers, &conn.peer_value, conn.tls);
+    let added = headers::forwarding(&mut parts.headers, request_id, &conn.peer_value, conn.tls);
     if !parts.headers.contains_key(header::HOST)
         && let Some(a) = parts.uri.authority()
         && let Ok(v) = HeaderValue::from_str(a.as_str())
@@ -275,7 +279,7 @@ async fn forward(
     );
     let hash = cluster
         .hash_header()
-        .and_then(|h| parts.headers.get(h))
+        .and_then(|h| parts.headers.get(h).or_else(|| added.get(h)))
         .map(|v| hash_bytes(v.as_bytes()));
     if let Some(b) = &retry.budget {
         b.deposit_at(start);
@@ -289,6 +293,7 @@ async fn forward(
         route,
         cluster,
         &mut parts,
+        added,
         body,
         idempotent,
         upgrade,
@@ -516,6 +521,7 @@ async fn attempts(
     route: &Route,
     cluster: &Arc<Cluster>,
     parts: &mut Parts,
+    added: Added<'_>,
     body: RequestBody,
     idempotent: bool,
     upgrade: bool,
@@ -603,6 +609,7 @@ async fn attempts(
                 cluster,
                 endpoint_ref,
                 parts_ref,
+                added,
                 this_body,
                 final_attempt,
                 idempotent,
@@ -820,6 +827,7 @@ async fn send(
     cluster: &Cluster,
     endpoint: &Arc<Endpoint>,
     parts: &mut Parts,
+    added: Added<'_>,
     body: RequestBody,
     final_attempt: bool,
     idempotent: bool,
@@ -832,6 +840,7 @@ async fn send(
                 method: &parts.method,
                 target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
                 headers: &parts.headers,
+                added,
                 upgrade,
                 idempotent,
             };
@@ -868,6 +877,7 @@ async fn send(
             } else {
                 parts.headers.clone()
             };
+            added.insert_into(req.headers_mut());
             // HTTP/2 carries the endpoint's address as `:authority`; the
             // name the client asked for goes along beside it.
             if let Some(host) = req.headers_mut().remove(header::HOST) {

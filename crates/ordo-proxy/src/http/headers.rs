@@ -11,6 +11,9 @@ use ordo_resilience::Rng;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static REQUEST_ID_NAME: HeaderName = REQUEST_ID;
+static X_FORWARDED_FOR_NAME: HeaderName = X_FORWARDED_FOR;
+static X_FORWARDED_PROTO_NAME: HeaderName = X_FORWARDED_PROTO;
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
@@ -91,9 +94,72 @@ pub(crate) fn client_value(client: IpAddr) -> HeaderValue {
         .expect("an IP address is a valid header value")
 }
 
-/// Appends the client's address (`client`, from [`client_value`]) to
-/// `X-Forwarded-For` and sets `X-Forwarded-Proto`.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, tls: bool) {
+/// The headers this hop adds to a request when the client's map lacks
+/// them: the request id, `X-Forwarded-For` and `X-Forwarded-Proto`. They
+/// are kept beside the client's map instead of inserted into it, and the
+/// HTTP/1 client writes them after the client's own: an insert that makes
+/// a header map grow rehashes it, and the three inserts were about a
+/// tenth of the proxy's user-space work per request (BENCHMARKS.md,
+/// "Where ordo's time goes"). HTTP/2 requests, which need a map of their
+/// own anyway, get them inserted ([`Added::insert_into`]).
+/// The values are borrowed (from the request's id and the connection), so
+/// nothing is cloned per request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Added<'a> {
+    request_id: Option<&'a HeaderValue>,
+    forwarded_for: Option<&'a HeaderValue>,
+    forwarded_proto: Option<&'static HeaderValue>,
+}
+
+static PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
+static PROTO_HTTPS: HeaderValue = HeaderValue::from_static("https");
+
+impl<'a> Added<'a> {
+    /// The added headers, in the order they go on the wire.
+    pub(crate) fn iter(self) -> impl Iterator<Item = (&'static HeaderName, &'a HeaderValue)> {
+        [
+            (&REQUEST_ID_NAME, self.request_id),
+            (&X_FORWARDED_FOR_NAME, self.forwarded_for),
+            (&X_FORWARDED_PROTO_NAME, self.forwarded_proto),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+    }
+
+    /// The value of the header named `name` (in any case) among the added
+    /// ones.
+    pub(crate) fn get(self, name: &str) -> Option<&'a HeaderValue> {
+        self.iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Inserts the added headers into `headers`.
+    pub(crate) fn insert_into(self, headers: &mut HeaderMap) {
+        for (name, value) in self.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// What this hop adds to a request: `X-Forwarded-For` gets the client's
+/// address (`client`, from [`client_value`]) appended, `X-Forwarded-Proto`
+/// says the scheme, and `request_id` (from [`request_id`]) goes along when
+/// the client sent none. A header the client sent itself is changed in
+/// `headers` (rare); one it lacks goes in the returned [`Added`].
+pub(crate) fn forwarding<'a>(
+    headers: &mut HeaderMap,
+    request_id: &'a RequestId,
+    client: &'a HeaderValue,
+    tls: bool,
+) -> Added<'a> {
+    let mut added = Added {
+        request_id: match request_id {
+            RequestId::Sent(_) => None,
+            RequestId::Made(id) => Some(id),
+        },
+        ..Added::default()
+    };
     match headers.get(&X_FORWARDED_FOR) {
         Some(prev) => {
             let mut s = Vec::with_capacity(prev.len() + 2 + client.len());
@@ -106,30 +172,54 @@ pub(crate) fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, tls: 
                 headers.insert(X_FORWARDED_FOR, v);
             }
         }
-        None => {
-            headers.insert(X_FORWARDED_FOR, client.clone());
+        None => added.forwarded_for = Some(client),
+    }
+    let proto = if tls { &PROTO_HTTPS } else { &PROTO_HTTP };
+    if headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, proto.clone());
+    } else {
+        added.forwarded_proto = Some(proto);
+    }
+    added
+}
+
+/// A request's id, and where it came from.
+#[derive(Debug, Clone)]
+pub(crate) enum RequestId {
+    /// The client's own, in its headers.
+    Sent(HeaderValue),
+    /// Made here: the client sent none, or none that is sensible.
+    Made(HeaderValue),
+}
+
+impl RequestId {
+    /// The id's value.
+    pub(crate) fn value(&self) -> &HeaderValue {
+        match self {
+            RequestId::Sent(v) | RequestId::Made(v) => v,
         }
     }
-    headers.insert(
-        X_FORWARDED_PROTO,
-        HeaderValue::from_static(if tls { "https" } else { "http" }),
-    );
+
+    /// The id's value, owned.
+    pub(crate) fn into_value(self) -> HeaderValue {
+        match self {
+            RequestId::Sent(v) | RequestId::Made(v) => v,
+        }
+    }
 }
 
 /// The request's id: the client's `x-request-id` if it is sensible
-/// (visible ASCII, at most 128 bytes), else a new random one, set on the
-/// request.
-pub(crate) fn request_id(headers: &mut HeaderMap, rng: &Rng) -> HeaderValue {
-    if let Some(v) = headers.get(&REQUEST_ID)
-        && !v.is_empty()
-        && v.len() <= 128
-        && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
-    {
-        return v.clone();
+/// (visible ASCII, at most 128 bytes), else a new random one. A client's
+/// id that is not sensible is removed from `headers` (the new one replaces
+/// it on the way out).
+pub(crate) fn request_id(headers: &mut HeaderMap, rng: &Rng) -> RequestId {
+    if let Some(v) = headers.get(&REQUEST_ID) {
+        if !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()) {
+            return RequestId::Sent(v.clone());
+        }
+        headers.remove(&REQUEST_ID);
     }
-    let id = new_id(rng);
-    headers.insert(REQUEST_ID, id.clone());
-    id
+    RequestId::Made(new_id(rng))
 }
 
 fn new_id(rng: &Rng) -> HeaderValue {
@@ -168,20 +258,63 @@ mod tests {
     fn forwarded_for_appends() {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
-        set_forwarded(&mut h, &client_value("127.0.0.1".parse().unwrap()), true);
+        let id = RequestId::Made(HeaderValue::from_static("id-1"));
+        let client = client_value("127.0.0.1".parse().unwrap());
+        let added = forwarding(&mut h, &id, &client, true);
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
+        let listed: Vec<_> = added.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("x-request-id", "id-1".parse().unwrap()),
+                ("x-forwarded-proto", "https".parse().unwrap())
+            ]
+        );
+    }
+
+    #[test]
+    fn forwarding_headers_the_client_lacks_are_added_beside_its_map() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("a"));
+        let client = client_value("::1".parse().unwrap());
+        let sent = RequestId::Sent(HeaderValue::from_static("abc"));
+        let added = forwarding(&mut h, &sent, &client, false);
+        assert_eq!(h.len(), 1, "the client's map is left as it was");
+        assert_eq!(added.get("x-forwarded-for").unwrap(), "::1");
+        assert_eq!(added.get("X-Forwarded-Proto").unwrap(), "http");
+        assert!(
+            added.get("x-request-id").is_none(),
+            "the client's id is in its map"
+        );
+        added.insert_into(&mut h);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[&X_FORWARDED_FOR], "::1");
+    }
+
+    #[test]
+    fn a_clients_forwarded_proto_is_replaced_in_place() {
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        let client = client_value("127.0.0.1".parse().unwrap());
+        let id = RequestId::Made(new_id(&Rng::seeded(1)));
+        let added = forwarding(&mut h, &id, &client, true);
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
+        assert!(added.get("X-Forwarded-Proto").is_none());
     }
 
     #[test]
     fn request_id_kept_or_made() {
         let rng = Rng::seeded(1);
         let mut h = HeaderMap::new();
-        let id = request_id(&mut h, &rng);
+        let RequestId::Made(id) = request_id(&mut h, &rng) else {
+            panic!("no id was sent");
+        };
         assert_eq!(id.len(), 32);
-        assert_eq!(h[&REQUEST_ID], id);
-        let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&mut h, &rng), "abc-123");
+        assert!(matches!(request_id(&mut h, &rng), RequestId::Sent(v) if v == "abc-123"));
+        // Not sensible: replaced, and the client's is gone from the map.
+        h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
+        assert!(matches!(request_id(&mut h, &rng), RequestId::Made(_)));
+        assert!(!h.contains_key(&REQUEST_ID));
     }
 }

@@ -3,9 +3,13 @@
 //! response head parsed (httparse) into `http` types whose header values
 //! share the read buffer instead of copying it.
 
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
+
+use crate::http::headers::Added;
 
 /// Most response header fields accepted from an upstream.
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -26,13 +30,14 @@ pub(crate) enum RequestFraming {
 /// Writes a request head into `buf` (cleared first): the method, the
 /// origin-form target, every header of `headers` except the client's own
 /// framing (`content-length`; `transfer-encoding` is hop-by-hop and already
-/// gone) and `expect`, `host` when the client sent none, then this hop's
-/// framing.
+/// gone) and `expect`, `host` when the client sent none, then the headers
+/// this hop adds and its framing.
 pub(crate) fn encode_request_head(
     buf: &mut Vec<u8>,
     method: &Method,
     target: &str,
     headers: &HeaderMap,
+    added: Added<'_>,
     host: &str,
     framing: RequestFraming,
 ) {
@@ -53,6 +58,9 @@ pub(crate) fn encode_request_head(
         {
             continue;
         }
+        put(buf, name.as_str().as_bytes(), value.as_bytes());
+    }
+    for (name, value) in added.iter() {
         put(buf, name.as_str().as_bytes(), value.as_bytes());
     }
     match framing {
@@ -151,24 +159,34 @@ pub(crate) struct ResponseHead {
     smuggled_length: bool,
 }
 
-/// Where a response head's parts are in the buffer it was parsed from.
+/// Where one header field of a response head is in the buffer it was
+/// parsed from: `(name start, name end, value start, value end)`.
+pub(crate) type Field = (u32, u32, u32, u32);
+
+/// A response head's status line and length; its fields are in the
+/// [`Field`] list it was parsed with.
 #[derive(Debug)]
 pub(crate) struct ParsedHead {
     /// Bytes the head took, blank line included.
     pub(crate) len: usize,
     code: u16,
     version: u8,
-    count: usize,
-    /// `(name start, name end, value start, value end)` of each field.
-    fields: [(u32, u32, u32, u32); MAX_HEADERS],
 }
 
 /// Parses a response head at the start of `buf`: `Ok(None)` when more
-/// bytes are needed.
-pub(crate) fn parse_response_head(buf: &[u8]) -> Result<Option<ParsedHead>, ProtocolError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut res = httparse::Response::new(&mut slots);
-    let len = match res.parse(buf) {
+/// bytes are needed. The fields' places go in `fields` (cleared first; a
+/// connection keeps the list for its capacity, so the common response
+/// allocates nothing here, and nothing of `MAX_HEADERS` size is zeroed or
+/// moved).
+pub(crate) fn parse_response_head(
+    buf: &[u8],
+    fields: &mut Vec<Field>,
+) -> Result<Option<ParsedHead>, ProtocolError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, &mut slots);
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
             return Err(ProtocolError::HeadTooLarge);
@@ -181,17 +199,15 @@ pub(crate) fn parse_response_head(buf: &[u8]) -> Result<Option<ParsedHead>, Prot
     }
     let base = buf.as_ptr() as usize;
     let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
-    let mut fields = [(0, 0, 0, 0); MAX_HEADERS];
-    for (slot, h) in fields.iter_mut().zip(res.headers.iter()) {
+    fields.clear();
+    fields.extend(res.headers.iter().map(|h| {
         let (n, v) = (at(h.name.as_bytes()), at(h.value));
-        *slot = (n, n + h.name.len() as u32, v, v + h.value.len() as u32);
-    }
+        (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
+    }));
     Ok(Some(ParsedHead {
         len,
         code: res.code.unwrap_or(0),
         version: res.version.unwrap_or(1),
-        count: res.headers.len(),
-        fields,
     }))
 }
 
@@ -201,12 +217,17 @@ impl ParsedHead {
         self.code
     }
 
-    /// Builds the head from `head`, the bytes it was parsed from (frozen):
-    /// every header value is a slice of `head`, so none is copied. The
+    /// Builds the head from `head`, the bytes it was parsed from (frozen),
+    /// and the `fields` found there: every header value is a slice of
+    /// `head`, so none is copied. The
     /// hop-by-hop headers are read here and left out (except on a `101`,
     /// whose `Upgrade` and `Connection` the client needs), so the common
     /// response needs no stripping later.
-    pub(crate) fn build(&self, head: &Bytes) -> Result<ResponseHead, ProtocolError> {
+    pub(crate) fn build(
+        &self,
+        head: &Bytes,
+        fields: &[Field],
+    ) -> Result<ResponseHead, ProtocolError> {
         let status = StatusCode::from_u16(self.code).map_err(|_| ProtocolError::Status)?;
         let version = if self.version == 0 {
             Version::HTTP_10
@@ -217,13 +238,14 @@ impl ParsedHead {
         let mut out = ResponseHead {
             status,
             version,
-            headers: HeaderMap::with_capacity(self.count),
+            // One more for the `x-request-id` the proxy adds.
+            headers: HeaderMap::with_capacity(fields.len() + 1),
             close: false,
             keep_alive: false,
             chunked: None,
             smuggled_length: false,
         };
-        for &(ns, ne, vs, ve) in &self.fields[..self.count] {
+        for &(ns, ne, vs, ve) in fields {
             let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
                 .map_err(|_| ProtocolError::Header)?;
             let raw = &head[vs as usize..ve as usize];
@@ -364,9 +386,10 @@ mod tests {
 
     fn head(text: &str) -> ResponseHead {
         let bytes = Bytes::copy_from_slice(text.as_bytes());
-        let parsed = parse_response_head(&bytes).unwrap().unwrap();
+        let mut fields = Vec::new();
+        let parsed = parse_response_head(&bytes, &mut fields).unwrap().unwrap();
         assert_eq!(parsed.len, text.len());
-        parsed.build(&bytes.slice(..parsed.len)).unwrap()
+        parsed.build(&bytes.slice(..parsed.len), &fields).unwrap()
     }
 
     #[test]
@@ -382,6 +405,7 @@ mod tests {
             &Method::POST,
             "/p?q=1",
             &h,
+            Added::default(),
             "10.0.0.1:80",
             RequestFraming::Length(5),
         );
@@ -399,6 +423,7 @@ mod tests {
             &Method::GET,
             "",
             &HeaderMap::new(),
+            Added::default(),
             "10.0.0.1:80",
             RequestFraming::Chunked,
         );
@@ -422,17 +447,17 @@ mod tests {
     #[test]
     fn a_partial_head_asks_for_more_and_an_endless_one_is_refused() {
         assert!(matches!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\nx: y\r\n"),
+            parse_response_head(b"HTTP/1.1 200 OK\r\nx: y\r\n", &mut Vec::new()),
             Ok(None)
         ));
         let mut long = b"HTTP/1.1 200 OK\r\nx: ".to_vec();
         long.resize(MAX_HEAD_BYTES + 1, b'a');
         assert!(matches!(
-            parse_response_head(&long),
+            parse_response_head(&long, &mut Vec::new()),
             Err(ProtocolError::HeadTooLarge)
         ));
         assert!(matches!(
-            parse_response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"),
+            parse_response_head(b"HTTP/1.1 2x0 OK\r\n\r\n", &mut Vec::new()),
             Err(ProtocolError::Head(_))
         ));
     }

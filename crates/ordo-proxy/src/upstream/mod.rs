@@ -56,6 +56,7 @@ pub(crate) use self::codec::ProtocolError;
 use self::codec::{RequestFraming, ResponseFraming};
 use self::pool::Conn;
 use crate::cluster::Endpoint;
+use crate::http::headers::Added;
 use crate::http::{BodyError, RequestBody};
 
 /// A request body up to this size goes out in the same write as the head.
@@ -68,6 +69,8 @@ pub(crate) struct RequestHead<'a> {
     /// Path and query (origin form).
     pub(crate) target: &'a str,
     pub(crate) headers: &'a HeaderMap,
+    /// What this hop adds, written after `headers`.
+    pub(crate) added: Added<'a>,
     /// The client asked to switch protocols (`Upgrade`).
     pub(crate) upgrade: bool,
     /// The request may be sent twice (retried on a new connection when a
@@ -208,7 +211,7 @@ impl H1Client {
         let parsed = loop {
             if !conn.read.is_empty() {
                 heard = true;
-                match codec::parse_response_head(&conn.read) {
+                match codec::parse_response_head(&conn.read, &mut conn.fields) {
                     Ok(Some(p)) if (100..200).contains(&p.code()) && p.code() != 101 => {
                         // 100 Continue and other interim responses: skipped.
                         conn.read.advance(p.len);
@@ -233,7 +236,7 @@ impl H1Client {
         };
         let head_bytes = conn.read.split_to(parsed.len).freeze();
         let response_head = parsed
-            .build(&head_bytes)
+            .build(&head_bytes, &conn.fields)
             .map_err(|e| Exchange::Failed(e.into()))?;
         drop(head_bytes);
         let mut resp = Response::new(UpstreamBody::buffered(Bytes::new()));
@@ -327,6 +330,7 @@ async fn write_request(
         head.method,
         head.target,
         head.headers,
+        head.added,
         endpoint.address(),
         framing,
     );

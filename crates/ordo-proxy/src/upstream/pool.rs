@@ -27,6 +27,8 @@ pub(crate) struct Conn {
     pub(crate) read: BytesMut,
     /// The request head being written (kept for its capacity).
     pub(crate) write: Vec<u8>,
+    /// Where the last response head's fields were (kept for its capacity).
+    pub(crate) fields: Vec<super::codec::Field>,
     /// Requests sent on it before the current one.
     pub(crate) reused: u32,
     open: OpenGuard,
@@ -50,6 +52,7 @@ impl Conn {
             io,
             read: BytesMut::with_capacity(READ_BUFFER),
             write: Vec::new(),
+            fields: Vec::new(),
             reused: 0,
             open: OpenGuard(open),
         }
