@@ -225,10 +225,10 @@ pub(crate) fn request_id(headers: &mut HeaderMap, rng: &Rng) -> RequestId {
 fn new_id(rng: &Rng) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 32];
-    for (half, word) in [rng.next_u64(), rng.next_u64()].into_iter().enumerate() {
-        for i in 0..16 {
-            buf[half * 16 + i] = HEX[((word >> (60 - 4 * i)) & 0xf) as usize];
-        }
+    let bytes = [rng.next_u64().to_be_bytes(), rng.next_u64().to_be_bytes()];
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes.iter().flatten()) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
     HeaderValue::from_bytes(&buf).expect("hex digits are a valid header value")
 }
