@@ -22,6 +22,10 @@ pub(crate) struct ListenerRoutes {
     pub(crate) max_request_body: Option<u64>,
     /// Honour Envoy's fault headers.
     pub(crate) envoy_faults: bool,
+    /// Give requests an `x-request-id` and return it.
+    pub(crate) generate_request_id: bool,
+    /// Set `X-Forwarded-For` and `X-Forwarded-Proto`.
+    pub(crate) forwarded_headers: bool,
 }
 
 impl ListenerRoutes {
@@ -100,6 +104,8 @@ impl Runtime {
                 access_log: config.access_log,
                 max_request_body: l.max_request_body,
                 envoy_faults: l.fault_headers == Some(ordo_config::proxy::FaultHeaders::Envoy),
+                generate_request_id: l.generate_request_id,
+                forwarded_headers: l.forwarded_headers,
             });
         }
         if !problems.is_empty() {

@@ -123,6 +123,21 @@ pub struct ListenerConfig {
     /// way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_body: Option<u64>,
+    /// Give every request an `x-request-id`: a client's own (visible ASCII,
+    /// at most 128 bytes) is kept, any other is replaced by a new random
+    /// one; the id goes upstream, into the access log, and back to the
+    /// client on the response. When false, a client's `x-request-id`
+    /// passes through untouched and none is made or added to the
+    /// response. Default true.
+    #[serde(default = "defaults::yes")]
+    pub generate_request_id: bool,
+    /// Append the client's address to `X-Forwarded-For` and set
+    /// `X-Forwarded-Proto` (`http` or `https`) on every request sent
+    /// upstream. When false, both pass through as the client sent them
+    /// (for a listener behind another proxy that sets them, or to compare
+    /// with a proxy configured without them). Default true.
+    #[serde(default = "defaults::yes")]
+    pub forwarded_headers: bool,
     /// Let clients ask for faults in request headers: `envoy` honours
     /// Envoy's `x-envoy-fault-*` headers (delay, abort, gRPC abort,
     /// percentages, response throughput), so tooling written for Envoy's
@@ -168,6 +183,9 @@ pub(crate) mod defaults {
     }
     pub(crate) fn idle_timeout() -> Duration {
         Duration::from_secs(90)
+    }
+    pub(crate) fn yes() -> bool {
+        true
     }
     pub(crate) fn header_read_timeout() -> Duration {
         Duration::from_secs(10)

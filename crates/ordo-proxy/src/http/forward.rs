@@ -109,24 +109,31 @@ pub(crate) async fn handle(
     let start = Instant::now();
     let runtime = shared.runtime.load_full();
     let (mut parts, body) = req.into_parts();
-    let request_id = headers::request_id(&mut parts.headers, &shared.rng);
-    let route = runtime
-        .listener(&conn.listener)
-        .and_then(|l| l.route(&parts).map(|r| (l, r)));
+    let listener = runtime.listener(&conn.listener);
+    let request_id = listener
+        .is_none_or(|l| l.generate_request_id)
+        .then(|| headers::request_id(&mut parts.headers, &shared.rng));
+    let route = listener.and_then(|l| l.route(&parts).map(|r| (l, r)));
     let Some((listener, route)) = route else {
         let mut resp = shared.generated(Reason::NoRoute);
-        resp.headers_mut()
-            .insert(REQUEST_ID, request_id.value().clone());
+        if let Some(id) = request_id {
+            resp.headers_mut().insert(REQUEST_ID, id.into_value());
+        }
         return resp;
     };
     let method = listener.access_log.then(|| parts.method.clone());
+    // Without ids of its own, the access log names the client's.
+    let parts_id = (listener.access_log && request_id.is_none())
+        .then(|| parts.headers.get(REQUEST_ID).cloned())
+        .flatten();
     let path = listener.access_log.then(|| parts.uri.path().to_owned());
     let (mut resp, info) = forward(
         start,
         shared,
         route,
         conn,
-        &request_id,
+        request_id.as_ref(),
+        listener.forwarded_headers,
         parts,
         body,
         listener.max_request_body,
@@ -155,11 +162,17 @@ pub(crate) async fn handle(
             attempts = info.attempts,
             upstream = info.endpoint.as_deref().unwrap_or("-"),
             reason = info.reason.map_or("-", Reason::as_str),
-            request_id = request_id.value().to_str().unwrap_or("-"),
+            request_id = request_id
+                .as_ref()
+                .map(RequestId::value)
+                .or(parts_id.as_ref())
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-"),
         );
     }
-    resp.headers_mut()
-        .insert(REQUEST_ID, request_id.into_value());
+    if let Some(id) = request_id {
+        resp.headers_mut().insert(REQUEST_ID, id.into_value());
+    }
     resp
 }
 
@@ -187,7 +200,8 @@ async fn forward(
     shared: &Shared,
     route: &Route,
     conn: &ConnInfo,
-    request_id: &RequestId,
+    request_id: Option<&RequestId>,
+    forwarded_headers: bool,
     mut parts: Parts,
     body: Incoming,
     max_body: Option<u64>,
@@ -244,7 +258,8 @@ async fn forward(
         None
     };
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    let added = headers::forwarding(&mut parts.headers, request_id, &conn.peer_value, conn.tls);
+    let client = forwarded_headers.then_some(&conn.peer_value);
+    let added = headers::forwarding(&mut parts.headers, request_id, client, conn.tls);
     if !parts.headers.contains_key(header::HOST)
         && let Some(a) = parts.uri.authority()
         && let Ok(v) = HeaderValue::from_str(a.as_str())

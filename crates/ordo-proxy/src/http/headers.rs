@@ -142,23 +142,27 @@ impl<'a> Added<'a> {
     }
 }
 
-/// What this hop adds to a request: `X-Forwarded-For` gets the client's
-/// address (`client`, from [`client_value`]) appended, `X-Forwarded-Proto`
-/// says the scheme, and `request_id` (from [`request_id`]) goes along when
-/// the client sent none. A header the client sent itself is changed in
-/// `headers` (rare); one it lacks goes in the returned [`Added`].
+/// What this hop adds to a request: `request_id` (from [`request_id`])
+/// when it was made here, and unless `client` is `None`, `X-Forwarded-For`
+/// with the client's address (`client`, from [`client_value`]) appended
+/// and `X-Forwarded-Proto` with the scheme. A header the client sent
+/// itself is changed in `headers` (rare); one it lacks goes in the returned
+/// [`Added`].
 pub(crate) fn forwarding<'a>(
     headers: &mut HeaderMap,
-    request_id: &'a RequestId,
-    client: &'a HeaderValue,
+    request_id: Option<&'a RequestId>,
+    client: Option<&'a HeaderValue>,
     tls: bool,
 ) -> Added<'a> {
     let mut added = Added {
         request_id: match request_id {
-            RequestId::Sent(_) => None,
-            RequestId::Made(id) => Some(id),
+            Some(RequestId::Made(id)) => Some(id),
+            Some(RequestId::Sent(_)) | None => None,
         },
         ..Added::default()
+    };
+    let Some(client) = client else {
+        return added;
     };
     match headers.get(&X_FORWARDED_FOR) {
         Some(prev) => {
@@ -260,7 +264,7 @@ mod tests {
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
         let id = RequestId::Made(HeaderValue::from_static("id-1"));
         let client = client_value("127.0.0.1".parse().unwrap());
-        let added = forwarding(&mut h, &id, &client, true);
+        let added = forwarding(&mut h, Some(&id), Some(&client), true);
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
         let listed: Vec<_> = added.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
         assert_eq!(
@@ -278,7 +282,7 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("a"));
         let client = client_value("::1".parse().unwrap());
         let sent = RequestId::Sent(HeaderValue::from_static("abc"));
-        let added = forwarding(&mut h, &sent, &client, false);
+        let added = forwarding(&mut h, Some(&sent), Some(&client), false);
         assert_eq!(h.len(), 1, "the client's map is left as it was");
         assert_eq!(added.get("x-forwarded-for").unwrap(), "::1");
         assert_eq!(added.get("X-Forwarded-Proto").unwrap(), "http");
@@ -297,7 +301,7 @@ mod tests {
         h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
         let client = client_value("127.0.0.1".parse().unwrap());
         let id = RequestId::Made(new_id(&Rng::seeded(1)));
-        let added = forwarding(&mut h, &id, &client, true);
+        let added = forwarding(&mut h, Some(&id), Some(&client), true);
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert!(added.get("X-Forwarded-Proto").is_none());
     }

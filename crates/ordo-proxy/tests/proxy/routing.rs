@@ -122,3 +122,39 @@ async fn responses_carry_a_request_id_and_upstreams_see_forwarding_headers() {
         "abc-123"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_can_leave_request_ids_and_forwarding_headers_to_others() {
+    let up = upstream("u", Behaviour::Echo).await;
+    let config = simple(&[&up], "{}", "").replace(
+        "    address: 127.0.0.1:0\n    routes:",
+        "    address: 127.0.0.1:0\n    generate_request_id: false\n    forwarded_headers: false\n    routes:",
+    );
+    assert!(config.contains("generate_request_id: false"));
+    let p = TestProxy::start(&config).await;
+    let client = http1_client();
+    let req = http::Request::get(p.url("/x"))
+        .body(Default::default())
+        .unwrap();
+    let (s, h, _) = send(&client, req).await;
+    assert_eq!(s, 200);
+    assert!(h.get("x-request-id").is_none(), "none made, none returned");
+    let seen = up.last_request().expect("recorded");
+    for name in ["x-request-id", "x-forwarded-for", "x-forwarded-proto"] {
+        assert!(seen.headers.get(name).is_none(), "{name} was added");
+    }
+    // What the client sent passes through untouched, even an id ordo
+    // would have replaced.
+    let req = http::Request::get(p.url("/x"))
+        .header("x-request-id", "not sensible")
+        .header("x-forwarded-for", "10.1.2.3")
+        .header("x-forwarded-proto", "https")
+        .body(Default::default())
+        .unwrap();
+    let (_, h, _) = send(&client, req).await;
+    assert!(h.get("x-request-id").is_none());
+    let seen = up.last_request().expect("recorded");
+    assert_eq!(seen.headers["x-request-id"], "not sensible");
+    assert_eq!(seen.headers["x-forwarded-for"], "10.1.2.3");
+    assert_eq!(seen.headers["x-forwarded-proto"], "https");
+}
