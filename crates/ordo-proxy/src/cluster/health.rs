@@ -78,7 +78,7 @@ async fn check(cluster: &Cluster, endpoint: &Arc<Endpoint>, hc: &HealthCheckConf
                     method: &Method::GET,
                     target: &hc.path,
                     headers: &headers,
-                    added: Added::default(),
+                    added: &Added::default(),
                     upgrade: false,
                     idempotent: true,
                 };

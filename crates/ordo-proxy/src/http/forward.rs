@@ -29,7 +29,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::body::{Hold, Received, RequestBody, ResponseBody};
-use super::headers::{self, Added, REQUEST_ID, RequestId};
+use super::headers::{self, Added, REQUEST_ID, RequestId, Scan};
 use crate::cluster::{
     AttemptResult, Cluster, Endpoint, InFlight, Tried, UpstreamClient, hash_bytes,
 };
@@ -110,9 +110,10 @@ pub(crate) async fn handle(
     let runtime = shared.runtime.load_full();
     let (mut parts, body) = req.into_parts();
     let listener = runtime.listener(&conn.listener);
+    let scan = Scan::of(&parts.headers);
     let request_id = listener
         .is_none_or(|l| l.generate_request_id)
-        .then(|| headers::request_id(&mut parts.headers, &shared.rng));
+        .then(|| headers::request_id(&mut parts.headers, scan, &shared.rng));
     let route = listener.and_then(|l| l.route(&parts).map(|r| (l, r)));
     let Some((listener, route)) = route else {
         let mut resp = shared.generated(Reason::NoRoute);
@@ -132,6 +133,7 @@ pub(crate) async fn handle(
         shared,
         route,
         conn,
+        scan,
         request_id.as_ref(),
         listener.forwarded_headers,
         parts,
@@ -200,6 +202,7 @@ async fn forward(
     shared: &Shared,
     route: &Route,
     conn: &ConnInfo,
+    scan: Scan,
     request_id: Option<&RequestId>,
     forwarded_headers: bool,
     mut parts: Parts,
@@ -251,21 +254,27 @@ async fn forward(
     };
 
     // prepare
-    let upgrade = parts.version == Version::HTTP_11 && headers::is_upgrade(&parts.headers);
+    let upgrade =
+        scan.upgrade && parts.version == Version::HTTP_11 && headers::is_upgrade(&parts.headers);
     let on_client_upgrade = if upgrade {
         parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
     } else {
         None
     };
-    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    if scan.connection_level {
+        headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    }
     let client = forwarded_headers.then_some(&conn.peer_value);
-    let added = headers::forwarding(&mut parts.headers, request_id, client, conn.tls);
-    if !parts.headers.contains_key(header::HOST)
+    let mut host = scan.host;
+    if !host
         && let Some(a) = parts.uri.authority()
         && let Ok(v) = HeaderValue::from_str(a.as_str())
     {
         parts.headers.insert(header::HOST, v);
+        host = true;
     }
+    let added =
+        headers::forwarding(&mut parts.headers, scan, request_id, client, conn.tls).with_host(host);
     let retry = &policy.retry;
     let may_retry = retry.max_attempts > 1 && !upgrade;
     let body = match prepare_body(
@@ -308,7 +317,7 @@ async fn forward(
         route,
         cluster,
         &mut parts,
-        added,
+        &added,
         body,
         idempotent,
         upgrade,
@@ -536,7 +545,7 @@ async fn attempts(
     route: &Route,
     cluster: &Arc<Cluster>,
     parts: &mut Parts,
-    added: Added<'_>,
+    added: &Added<'_>,
     body: RequestBody,
     idempotent: bool,
     upgrade: bool,
@@ -842,7 +851,7 @@ async fn send(
     cluster: &Cluster,
     endpoint: &Arc<Endpoint>,
     parts: &mut Parts,
-    added: Added<'_>,
+    added: &Added<'_>,
     body: RequestBody,
     final_attempt: bool,
     idempotent: bool,

@@ -31,6 +31,49 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+/// Which of the headers the proxy looks at a request carries, found in one
+/// pass over its names (a few comparisons each) instead of a hash lookup
+/// per header.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scan {
+    /// A hop-by-hop header, or `Upgrade`: [`strip_hop_by_hop`] has work.
+    pub(crate) connection_level: bool,
+    /// `Upgrade`.
+    pub(crate) upgrade: bool,
+    /// `Host`.
+    pub(crate) host: bool,
+    /// `x-request-id`.
+    pub(crate) request_id: bool,
+    /// `X-Forwarded-For`.
+    pub(crate) forwarded_for: bool,
+    /// `X-Forwarded-Proto`.
+    pub(crate) forwarded_proto: bool,
+}
+
+impl Scan {
+    /// Looks at every name of `headers` once.
+    pub(crate) fn of(headers: &HeaderMap) -> Scan {
+        let mut scan = Scan::default();
+        for name in headers.keys() {
+            if *name == header::HOST {
+                scan.host = true;
+            } else if *name == header::UPGRADE {
+                scan.upgrade = true;
+                scan.connection_level = true;
+            } else if HOP_BY_HOP.contains(name) {
+                scan.connection_level = true;
+            } else if *name == REQUEST_ID {
+                scan.request_id = true;
+            } else if *name == X_FORWARDED_FOR {
+                scan.forwarded_for = true;
+            } else if *name == X_FORWARDED_PROTO {
+                scan.forwarded_proto = true;
+            }
+        }
+        scan
+    }
+}
+
 /// Removes hop-by-hop headers and those the `Connection` header names.
 /// `Upgrade` (and `Connection: upgrade`) stay when `keep_upgrade`.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
@@ -109,6 +152,9 @@ pub(crate) struct Added<'a> {
     request_id: Option<&'a HeaderValue>,
     forwarded_for: Option<&'a HeaderValue>,
     forwarded_proto: Option<&'static HeaderValue>,
+    /// The request's own headers carry `Host` (else the HTTP/1 client
+    /// names the endpoint), as found by the [`Scan`].
+    host_in_headers: bool,
 }
 
 static PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
@@ -134,6 +180,19 @@ impl<'a> Added<'a> {
             .map(|(_, v)| v)
     }
 
+    /// Whether the request's headers carry `Host`.
+    pub(crate) fn host_in_headers(self) -> bool {
+        self.host_in_headers
+    }
+
+    /// Says that the request's headers carry `Host` (set after the scan).
+    pub(crate) fn with_host(self, host_in_headers: bool) -> Self {
+        Added {
+            host_in_headers,
+            ..self
+        }
+    }
+
     /// Inserts the added headers into `headers`.
     pub(crate) fn insert_into(self, headers: &mut HeaderMap) {
         for (name, value) in self.iter() {
@@ -150,6 +209,7 @@ impl<'a> Added<'a> {
 /// [`Added`].
 pub(crate) fn forwarding<'a>(
     headers: &mut HeaderMap,
+    scan: Scan,
     request_id: Option<&'a RequestId>,
     client: Option<&'a HeaderValue>,
     tls: bool,
@@ -164,7 +224,11 @@ pub(crate) fn forwarding<'a>(
     let Some(client) = client else {
         return added;
     };
-    match headers.get(&X_FORWARDED_FOR) {
+    match scan
+        .forwarded_for
+        .then(|| headers.get(&X_FORWARDED_FOR))
+        .flatten()
+    {
         Some(prev) => {
             let mut s = Vec::with_capacity(prev.len() + 2 + client.len());
             s.extend_from_slice(prev.as_bytes());
@@ -179,7 +243,7 @@ pub(crate) fn forwarding<'a>(
         None => added.forwarded_for = Some(client),
     }
     let proto = if tls { &PROTO_HTTPS } else { &PROTO_HTTP };
-    if headers.contains_key(&X_FORWARDED_PROTO) {
+    if scan.forwarded_proto {
         headers.insert(X_FORWARDED_PROTO, proto.clone());
     } else {
         added.forwarded_proto = Some(proto);
@@ -216,8 +280,8 @@ impl RequestId {
 /// (visible ASCII, at most 128 bytes), else a new random one. A client's
 /// id that is not sensible is removed from `headers` (the new one replaces
 /// it on the way out).
-pub(crate) fn request_id(headers: &mut HeaderMap, rng: &Rng) -> RequestId {
-    if let Some(v) = headers.get(&REQUEST_ID) {
+pub(crate) fn request_id(headers: &mut HeaderMap, scan: Scan, rng: &Rng) -> RequestId {
+    if let Some(v) = scan.request_id.then(|| headers.get(&REQUEST_ID)).flatten() {
         if !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()) {
             return RequestId::Sent(v.clone());
         }
@@ -259,12 +323,35 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_finds_what_the_proxy_looks_at() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(header::HOST, HeaderValue::from_static("a"));
+        let scan = Scan::of(&h);
+        assert!(scan.host && !scan.connection_level && !scan.upgrade && !scan.request_id);
+        h.insert(REQUEST_ID, HeaderValue::from_static("id"));
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        let scan = Scan::of(&h);
+        assert!(scan.request_id && scan.forwarded_for && scan.forwarded_proto);
+        assert!(scan.connection_level && !scan.upgrade);
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let scan = Scan::of(&h);
+        assert!(scan.upgrade && scan.connection_level);
+        let mut h = HeaderMap::new();
+        h.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+        assert!(Scan::of(&h).connection_level);
+    }
+
+    #[test]
     fn forwarded_for_appends() {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
         let id = RequestId::Made(HeaderValue::from_static("id-1"));
         let client = client_value("127.0.0.1".parse().unwrap());
-        let added = forwarding(&mut h, Some(&id), Some(&client), true);
+        let scan = Scan::of(&h);
+        let added = forwarding(&mut h, scan, Some(&id), Some(&client), true);
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 127.0.0.1");
         let listed: Vec<_> = added.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
         assert_eq!(
@@ -282,7 +369,8 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("a"));
         let client = client_value("::1".parse().unwrap());
         let sent = RequestId::Sent(HeaderValue::from_static("abc"));
-        let added = forwarding(&mut h, Some(&sent), Some(&client), false);
+        let scan = Scan::of(&h);
+        let added = forwarding(&mut h, scan, Some(&sent), Some(&client), false);
         assert_eq!(h.len(), 1, "the client's map is left as it was");
         assert_eq!(added.get("x-forwarded-for").unwrap(), "::1");
         assert_eq!(added.get("X-Forwarded-Proto").unwrap(), "http");
@@ -301,7 +389,8 @@ mod tests {
         h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
         let client = client_value("127.0.0.1".parse().unwrap());
         let id = RequestId::Made(new_id(&Rng::seeded(1)));
-        let added = forwarding(&mut h, Some(&id), Some(&client), true);
+        let scan = Scan::of(&h);
+        let added = forwarding(&mut h, scan, Some(&id), Some(&client), true);
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert!(added.get("X-Forwarded-Proto").is_none());
     }
@@ -310,15 +399,18 @@ mod tests {
     fn request_id_kept_or_made() {
         let rng = Rng::seeded(1);
         let mut h = HeaderMap::new();
-        let RequestId::Made(id) = request_id(&mut h, &rng) else {
+        let scan = Scan::of(&h);
+        let RequestId::Made(id) = request_id(&mut h, scan, &rng) else {
             panic!("no id was sent");
         };
         assert_eq!(id.len(), 32);
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
-        assert!(matches!(request_id(&mut h, &rng), RequestId::Sent(v) if v == "abc-123"));
+        let scan = Scan::of(&h);
+        assert!(matches!(request_id(&mut h, scan, &rng), RequestId::Sent(v) if v == "abc-123"));
         // Not sensible: replaced, and the client's is gone from the map.
         h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
-        assert!(matches!(request_id(&mut h, &rng), RequestId::Made(_)));
+        let scan = Scan::of(&h);
+        assert!(matches!(request_id(&mut h, scan, &rng), RequestId::Made(_)));
         assert!(!h.contains_key(&REQUEST_ID));
     }
 }

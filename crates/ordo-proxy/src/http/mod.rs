@@ -5,6 +5,7 @@ mod body;
 mod conn;
 mod forward;
 pub mod headers;
+mod pooled;
 mod server;
 mod tls;
 mod watchdog;

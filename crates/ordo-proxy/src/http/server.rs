@@ -3,7 +3,6 @@
 //! malformed requests with 400 and oversized header blocks with 431, and
 //! closes connections that do not finish their headers in time.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::conn::{Builders, SharedBuilders, Versions};
 use super::forward::{ConnInfo, Shared, handle};
+use super::pooled::Pooled;
 use super::tls;
 use crate::metrics::ListenerLabels;
 
@@ -165,13 +165,9 @@ async fn accept_loop(
         let service = service_fn(move |req| {
             let shared = shared.clone();
             let conn = conn.clone();
-            // Boxed: hyper keeps room for one request future in every
-            // connection, idle ones too; a box makes that room 16 bytes
-            // instead of the whole request's state (a few KiB: 1,000 idle
-            // connections would cost megabytes), at the cost of one
-            // allocation per request. It also means the state is never
-            // moved once made.
-            Box::pin(async move { Ok::<_, Infallible>(handle(&shared, &conn, req).await) })
+            // Boxed (a box used again: see `pooled`): hyper keeps room for
+            // one request future in every connection, idle ones too.
+            Pooled::new(|| async move { handle(&shared, &conn, req).await })
         });
         let builders = builders.clone();
         let gauge = connections.clone();

@@ -46,7 +46,8 @@ pub(crate) fn encode_request_head(
     buf.push(b' ');
     buf.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
     buf.extend_from_slice(b" HTTP/1.1\r\n");
-    if !headers.contains_key(header::HOST) {
+    debug_assert_eq!(added.host_in_headers(), headers.contains_key(header::HOST));
+    if !added.host_in_headers() {
         put(buf, b"host", host.as_bytes());
     }
     for (name, value) in headers {
@@ -405,7 +406,7 @@ mod tests {
             &Method::POST,
             "/p?q=1",
             &h,
-            Added::default(),
+            Added::default().with_host(true),
             "10.0.0.1:80",
             RequestFraming::Length(5),
         );

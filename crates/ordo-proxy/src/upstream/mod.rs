@@ -70,7 +70,7 @@ pub(crate) struct RequestHead<'a> {
     pub(crate) target: &'a str,
     pub(crate) headers: &'a HeaderMap,
     /// What this hop adds, written after `headers`.
-    pub(crate) added: Added<'a>,
+    pub(crate) added: &'a Added<'a>,
     /// The client asked to switch protocols (`Upgrade`).
     pub(crate) upgrade: bool,
     /// The request may be sent twice (retried on a new connection when a
@@ -330,7 +330,7 @@ async fn write_request(
         head.method,
         head.target,
         head.headers,
-        head.added,
+        *head.added,
         endpoint.address(),
         framing,
     );
