@@ -158,6 +158,35 @@ pub(crate) struct ResponseHead {
     /// `Content-Length` came with `Transfer-Encoding` (and was removed: the
     /// body's length is the coding's, not the header's).
     smuggled_length: bool,
+    /// What the `Content-Length` fields said, read while building.
+    length: Length,
+}
+
+/// What a response's `Content-Length` fields said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    /// No such field.
+    Absent,
+    /// Every field (and every item of a comma list) is this number.
+    Is(u64),
+    /// Not a number, or numbers that disagree.
+    Invalid,
+}
+
+impl Length {
+    /// Takes in one more `Content-Length` field.
+    fn and(self, value: &[u8]) -> Length {
+        let mut now = self;
+        for part in value.split(|b| *b == b',') {
+            now = match (now, parse_decimal(part.trim_ascii())) {
+                (Length::Invalid, _) | (_, None) => Length::Invalid,
+                (Length::Absent, Some(n)) => Length::Is(n),
+                (Length::Is(m), Some(n)) if m == n => Length::Is(n),
+                (Length::Is(_), Some(_)) => Length::Invalid,
+            };
+        }
+        now
+    }
 }
 
 /// Where one header field of a response head is in the buffer it was
@@ -245,12 +274,19 @@ impl ParsedHead {
             keep_alive: false,
             chunked: None,
             smuggled_length: false,
+            length: Length::Absent,
         };
         for &(ns, ne, vs, ve) in fields {
-            let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
-                .map_err(|_| ProtocolError::Header)?;
+            let raw_name = &head[ns as usize..ne as usize];
+            let name = match common_name(raw_name) {
+                Some(n) => n,
+                None => HeaderName::from_bytes(raw_name).map_err(|_| ProtocolError::Header)?,
+            };
             let raw = &head[vs as usize..ve as usize];
-            let keep = if name == header::CONNECTION {
+            let keep = if name == header::CONTENT_LENGTH {
+                out.length = out.length.and(raw);
+                true
+            } else if name == header::CONNECTION {
                 // Pass it on only when it names other headers, for the
                 // proxy's hygiene step to remove them.
                 let mut names_others = false;
@@ -279,12 +315,30 @@ impl ParsedHead {
                 out.headers.append(name, value);
             }
         }
-        if out.chunked.is_some() && out.headers.contains_key(header::CONTENT_LENGTH) {
+        if out.chunked.is_some() && out.length != Length::Absent {
             out.headers.remove(header::CONTENT_LENGTH);
             out.smuggled_length = true;
         }
         Ok(out)
     }
+}
+
+/// The names upstreams send on most responses, matched on their bytes as
+/// servers write them (`Content-Length` or `content-length`) before
+/// `HeaderName`'s general parser, which costs several times more per name.
+/// Any other spelling goes to the general parser.
+fn common_name(raw: &[u8]) -> Option<HeaderName> {
+    let (name, title): (HeaderName, &[u8]) = match raw.len() {
+        4 => (header::DATE, b"Date"),
+        6 => (header::SERVER, b"Server"),
+        10 => (header::CONNECTION, b"Connection"),
+        12 => (header::CONTENT_TYPE, b"Content-Type"),
+        13 => (header::CACHE_CONTROL, b"Cache-Control"),
+        14 => (header::CONTENT_LENGTH, b"Content-Length"),
+        17 => (header::TRANSFER_ENCODING, b"Transfer-Encoding"),
+        _ => return None,
+    };
+    (raw == title || raw == name.as_str().as_bytes()).then_some(name)
 }
 
 /// Hop-by-hop response headers other than `Connection` and
@@ -350,26 +404,12 @@ pub(crate) fn response_framing(
             (ResponseFraming::UntilClose, false)
         });
     }
-    match content_length(&head.headers)? {
-        Some(n) => Ok((ResponseFraming::Length(n), keep_alive)),
-        None => Ok((ResponseFraming::UntilClose, false)),
+    // Every value (repeated fields, comma lists) must be the same number.
+    match head.length {
+        Length::Is(n) => Ok((ResponseFraming::Length(n), keep_alive)),
+        Length::Absent => Ok((ResponseFraming::UntilClose, false)),
+        Length::Invalid => Err(ProtocolError::ContentLength),
     }
-}
-
-/// `content-length`: every value (repeated headers, comma lists) must be
-/// the same number.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtocolError> {
-    let mut found = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|b| *b == b',') {
-            let n = parse_decimal(part.trim_ascii()).ok_or(ProtocolError::ContentLength)?;
-            if found.is_some_and(|f| f != n) {
-                return Err(ProtocolError::ContentLength);
-            }
-            found = Some(n);
-        }
-    }
-    Ok(found)
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
@@ -432,6 +472,28 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "GET / HTTP/1.1\r\nhost: 10.0.0.1:80\r\ntransfer-encoding: chunked\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn common_names_as_servers_write_them_are_the_standard_ones() {
+        assert_eq!(common_name(b"Content-Length"), Some(header::CONTENT_LENGTH));
+        assert_eq!(common_name(b"server"), Some(header::SERVER));
+        // Other spellings: left to the general parser.
+        assert_eq!(common_name(b"DATE"), None);
+        assert_eq!(common_name(b"x-custom"), None);
+        // Right length, other name: left to the general parser.
+        assert_eq!(common_name(b"content-lengtX"), None);
+        assert_eq!(common_name(b"x-tag1"), None);
+    }
+
+    #[test]
+    fn content_length_fields_must_agree() {
+        assert_eq!(Length::Absent.and(b"5"), Length::Is(5));
+        assert_eq!(Length::Absent.and(b"5, 5").and(b" 5 "), Length::Is(5));
+        assert_eq!(Length::Absent.and(b"5").and(b"6"), Length::Invalid);
+        assert_eq!(Length::Absent.and(b"5,"), Length::Invalid);
+        assert_eq!(Length::Absent.and(b"-1"), Length::Invalid);
+        assert_eq!(Length::Invalid.and(b"5"), Length::Invalid);
     }
 
     #[test]
