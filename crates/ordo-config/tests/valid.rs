@@ -46,6 +46,7 @@ fn the_top_level_and_the_first_listener_arrive_as_written() {
     assert_eq!(l.header_read_timeout, s(5));
     assert_eq!(l.max_header_bytes, 32768);
     assert_eq!(l.max_headers, 64);
+    assert!(!l.generate_request_id && !l.forwarded_headers);
     assert_eq!(c.listeners[1].address, "[::1]:8080");
 }
 
