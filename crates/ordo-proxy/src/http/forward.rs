@@ -261,11 +261,14 @@ async fn forward(
     } else {
         None
     };
+    // A `Connection` header may name any header, even `Host`: what the
+    // scan saw may be gone after the strip.
+    let mut host = scan.host;
     if scan.connection_level {
         headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+        host = parts.headers.contains_key(header::HOST);
     }
     let client = forwarded_headers.then_some(&conn.peer_value);
-    let mut host = scan.host;
     if !host
         && let Some(a) = parts.uri.authority()
         && let Ok(v) = HeaderValue::from_str(a.as_str())

@@ -158,3 +158,20 @@ async fn a_listener_can_leave_request_ids_and_forwarding_headers_to_others() {
     assert_eq!(seen.headers["x-forwarded-for"], "10.1.2.3");
     assert_eq!(seen.headers["x-forwarded-proto"], "https");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_named_in_connection_is_replaced_by_the_endpoints() {
+    use tokio::io::AsyncWriteExt;
+    let up = upstream("u", Behaviour::Echo).await;
+    let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
+    let mut tcp = tokio::net::TcpStream::connect(p.addr).await.unwrap();
+    tcp.write_all(b"GET /x HTTP/1.1\r\nHost: example.com\r\nConnection: host\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_head(&mut tcp, std::time::Duration::from_secs(5)).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let seen = up.last_request().expect("recorded");
+    // Hop-by-hop by the client's word: not passed on, and the request
+    // still carries a Host (the endpoint's), as HTTP/1.1 requires.
+    assert_eq!(seen.headers["host"], up.addr().to_string().as_str());
+}
