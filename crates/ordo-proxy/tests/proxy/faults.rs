@@ -16,17 +16,8 @@ use serde_json::{Value, json};
 use crate::deadline::within;
 use crate::support::*;
 
-async fn admin(
-    p: &TestProxy,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    admin_json(p, method, path, body).await
-}
-
 async fn add(p: &TestProxy, spec: Value) -> Value {
-    let (status, v) = admin(p, Method::POST, "/faults", Some(spec.clone())).await;
+    let (status, v) = admin_json(p, Method::POST, "/faults", Some(spec.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "adding {spec}: {v}");
     v
 }
@@ -117,7 +108,7 @@ async fn a_fault_reverts_by_itself_at_its_expiry() {
     assert_eq!(get_with(&p, &[]).await.0, 503);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(get_with(&p, &[]).await.0, 200);
-    let (s, v) = admin(&p, Method::GET, "/faults", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/faults", None).await;
     assert_eq!((s, v), (StatusCode::OK, json!([])));
 }
 
@@ -132,14 +123,14 @@ async fn a_lease_holds_while_renewed_and_lapses_when_not() {
     .await;
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let (s, v) = admin(&p, Method::POST, "/faults/held/renew", None).await;
+        let (s, v) = admin_json(&p, Method::POST, "/faults/held/renew", None).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(get_with(&p, &[]).await.0, 503, "renewed: still on");
     }
     // The owner stops renewing: the proxy reverts the fault on its own.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(get_with(&p, &[]).await.0, 200);
-    let (s, _) = admin(&p, Method::POST, "/faults/held/renew", None).await;
+    let (s, _) = admin_json(&p, Method::POST, "/faults/held/renew", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -175,9 +166,9 @@ async fn at_most_max_active_requests_are_faulted_at_once() {
 async fn bad_specs_are_refused_with_every_problem_named() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
-    let (s, v) = admin(&p, Method::POST, "/faults", None).await;
+    let (s, v) = admin_json(&p, Method::POST, "/faults", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -201,7 +192,7 @@ async fn bad_specs_are_refused_with_every_problem_named() {
     assert!(text.contains("no cluster is named `nope`"), "{text}");
     assert!(text.contains("max_ttl"), "{text}");
     // An unknown field and a wrong type name their place.
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -211,7 +202,7 @@ async fn bad_specs_are_refused_with_every_problem_named() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["problems"][0]["field"], "abort.stauts", "{v}");
     assert!(v.to_string().contains("stauts"), "{v}");
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -221,7 +212,10 @@ async fn bad_specs_are_refused_with_every_problem_named() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["problems"][0]["field"], "percent", "{v}");
     // Nothing was added, and the proxy still serves.
-    assert_eq!(admin(&p, Method::GET, "/faults", None).await.1, json!([]));
+    assert_eq!(
+        admin_json(&p, Method::GET, "/faults", None).await.1,
+        json!([])
+    );
     assert_eq!(get_with(&p, &[]).await.0, 200);
 }
 
@@ -230,7 +224,7 @@ async fn ids_are_unique_and_removal_is_by_id() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
     add(&p, json!({"id": "one", "abort": {"status": 503}})).await;
-    let (s, _) = admin(
+    let (s, _) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -238,14 +232,14 @@ async fn ids_are_unique_and_removal_is_by_id() {
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, v) = admin(&p, Method::GET, "/faults/one", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/faults/one", None).await;
     assert_eq!((s, v["id"].clone()), (StatusCode::OK, json!("one")));
     assert_eq!(
-        admin(&p, Method::DELETE, "/faults/one", None).await.0,
+        admin_json(&p, Method::DELETE, "/faults/one", None).await.0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        admin(&p, Method::DELETE, "/faults/one", None).await.0,
+        admin_json(&p, Method::DELETE, "/faults/one", None).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(get_with(&p, &[]).await.0, 200);
@@ -273,7 +267,7 @@ async fn retries_route_around_a_per_attempt_fault_on_one_endpoint_and_ejection_s
         assert_eq!(h["x-upstream"], "b");
     }
     assert_eq!(a.hits(), 0, "the faulted endpoint never got a request");
-    let (_, clusters) = admin(&p, Method::GET, "/clusters", None).await;
+    let (_, clusters) = admin_json(&p, Method::GET, "/clusters", None).await;
     let ejected = clusters[0]["endpoints"]
         .as_array()
         .unwrap()
@@ -331,7 +325,7 @@ async fn a_hang_meets_the_per_try_timeout_and_a_halt_frees_hung_requests() {
     let hung = tokio::spawn(async move { get(&http1_client(), &url).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!hung.is_finished());
-    let (s, v) = admin(&p2, Method::DELETE, "/faults", None).await;
+    let (s, v) = admin_json(&p2, Method::DELETE, "/faults", None).await;
     assert_eq!((s, v["removed"].clone()), (StatusCode::OK, json!(1)));
     let (s, _, _) = tokio::time::timeout(Duration::from_secs(1), hung)
         .await
@@ -456,7 +450,7 @@ async fn declared_faults_apply_and_a_reload_replaces_them_but_keeps_added_ones()
         502,
         "the added fault stays"
     );
-    let (_, list) = admin(&p, Method::GET, "/faults", None).await;
+    let (_, list) = admin_json(&p, Method::GET, "/faults", None).await;
     let declared: Vec<bool> = list
         .as_array()
         .unwrap()

@@ -15,15 +15,6 @@ use serde_json::{Value, json};
 use crate::deadline::within;
 use crate::support::*;
 
-async fn admin(
-    p: &TestProxy,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    admin_json(p, method, path, body).await
-}
-
 /// `GET /` with extra headers: the status.
 async fn status_with(p: &TestProxy, headers: &[(&str, &str)]) -> u16 {
     let mut req = Request::builder().uri(p.url("/"));
@@ -39,36 +30,22 @@ async fn status_with(p: &TestProxy, headers: &[(&str, &str)]) -> u16 {
 }
 
 async fn halt(p: &TestProxy, body: Option<Value>) -> Value {
-    let (s, v) = admin(p, Method::PUT, "/faults/halt", body).await;
+    let (s, v) = admin_json(p, Method::PUT, "/faults/halt", body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v
 }
 
 async fn lift(p: &TestProxy) {
-    let (s, v) = admin(p, Method::DELETE, "/faults/halt", None).await;
+    let (s, v) = admin_json(p, Method::DELETE, "/faults/halt", None).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"halted": false})));
 }
 
 async fn faults(p: &TestProxy) -> Value {
-    admin(p, Method::GET, "/faults", None).await.1
-}
-
-/// Creates a TCP proxy named `name` (to a port nothing listens on: toxics
-/// need no traffic here).
-async fn tcp_proxy(p: &TestProxy, name: &str) {
-    let up = dead_addr().await;
-    let (s, v) = admin(
-        p,
-        Method::POST,
-        "/proxies",
-        Some(json!({"name": name, "listen": "127.0.0.1:0", "upstream": up.to_string()})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    admin_json(p, Method::GET, "/faults", None).await.1
 }
 
 async fn add_toxic(p: &TestProxy, proxy: &str, name: &str) -> (StatusCode, Value) {
-    admin(
+    admin_json(
         p,
         Method::POST,
         &format!("/proxies/{proxy}/toxics"),
@@ -82,7 +59,7 @@ async fn a_halt_removes_every_fault_and_refuses_new_ones_naming_who_halted() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&simple(&[&up], "{ retry: { max_attempts: 1 } }", "")).await;
     for id in ["a", "b"] {
-        let (s, v) = admin(
+        let (s, v) = admin_json(
             &p,
             Method::POST,
             "/faults",
@@ -110,7 +87,7 @@ async fn a_halt_removes_every_fault_and_refuses_new_ones_naming_who_halted() {
     assert_eq!(status_with(&p, &[]).await, 200);
     assert_eq!(faults(&p).await, json!([]), "GET /faults keeps its shape");
 
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -131,7 +108,7 @@ async fn a_halt_removes_every_fault_and_refuses_new_ones_naming_who_halted() {
     assert_eq!(status_with(&p, &[]).await, 200);
 
     // The state is visible, and a second halt keeps the first's record.
-    let (s, v) = admin(&p, Method::GET, "/faults/halt", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/faults/halt", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         v,
@@ -161,9 +138,9 @@ async fn lifting_the_halt_allows_adds_again() {
     assert_eq!((&v["halted"], &v["by"]), (&json!(true), &Value::Null));
     lift(&p).await;
     lift(&p).await;
-    let (s, v) = admin(&p, Method::GET, "/faults/halt", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/faults/halt", None).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"halted": false})));
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -178,7 +155,7 @@ async fn lifting_the_halt_allows_adds_again() {
 async fn bad_halt_bodies_and_the_reserved_id_are_refused_with_every_problem_named() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::PUT,
         "/faults/halt",
@@ -193,15 +170,15 @@ async fn bad_halt_bodies_and_the_reserved_id_are_refused_with_every_problem_name
         .map(|p| p["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["by", "reason"], "{v}");
-    let (s, v) = admin(&p, Method::PUT, "/faults/halt", Some(json!({"who": "me"}))).await;
+    let (s, v) = admin_json(&p, Method::PUT, "/faults/halt", Some(json!({"who": "me"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let (s, v) = admin(&p, Method::GET, "/faults/halt", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/faults/halt", None).await;
     assert_eq!(
         (s, v),
         (StatusCode::OK, json!({"halted": false})),
         "not halted"
     );
-    let (s, v) = admin(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/faults",
@@ -215,7 +192,7 @@ async fn bad_halt_bodies_and_the_reserved_id_are_refused_with_every_problem_name
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_toxic_add_is_refused_while_halted() {
     let p = TestProxy::start("admin: { address: 127.0.0.1:0 }\nlisteners: []\n").await;
-    tcp_proxy(&p, "db").await;
+    tcp_proxy(&p, "db", dead_addr().await).await;
     let (s, v) = add_toxic(&p, "db", "slow").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let v = halt(&p, Some(json!({"by": "alice"}))).await;
@@ -228,7 +205,7 @@ async fn a_toxic_add_is_refused_while_halted() {
         e.contains("by alice") && e.contains("DELETE /faults/halt"),
         "{e}"
     );
-    let (_, v) = admin(&p, Method::GET, "/proxies/db/toxics", None).await;
+    let (_, v) = admin_json(&p, Method::GET, "/proxies/db/toxics", None).await;
     assert_eq!(v, json!([]));
     lift(&p).await;
     let (s, v) = add_toxic(&p, "db", "slow").await;
@@ -239,7 +216,7 @@ async fn a_toxic_add_is_refused_while_halted() {
 async fn adds_racing_a_halt_never_leave_a_fault_active_after_it_returns() {
     let up = Upstream::builder().name("u").start().await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
-    tcp_proxy(&p, "db").await;
+    tcp_proxy(&p, "db", dead_addr().await).await;
     let (mut added, mut refused) = (0, 0);
     for round in 0..25 {
         lift(&p).await;
@@ -247,7 +224,7 @@ async fn adds_racing_a_halt_never_leave_a_fault_active_after_it_returns() {
             let p = &p;
             async move {
                 let (s, v) = if i % 2 == 0 {
-                    admin(
+                    admin_json(
                         p,
                         Method::POST,
                         "/faults",
@@ -271,7 +248,9 @@ async fn adds_racing_a_halt_never_leave_a_fault_active_after_it_returns() {
             // Whatever the adds still in flight do, none is active now.
             assert_eq!(faults(&p).await, json!([]), "round {round}");
             assert_eq!(
-                admin(&p, Method::GET, "/proxies/db/toxics", None).await.1,
+                admin_json(&p, Method::GET, "/proxies/db/toxics", None)
+                    .await
+                    .1,
                 json!([]),
                 "round {round}"
             );
@@ -286,7 +265,9 @@ async fn adds_racing_a_halt_never_leave_a_fault_active_after_it_returns() {
         }
         assert_eq!(faults(&p).await, json!([]), "round {round}, after the adds");
         assert_eq!(
-            admin(&p, Method::GET, "/proxies/db/toxics", None).await.1,
+            admin_json(&p, Method::GET, "/proxies/db/toxics", None)
+                .await
+                .1,
             json!([]),
             "round {round}, after the adds"
         );
@@ -312,11 +293,11 @@ async fn a_reload_keeps_the_halt_and_applies_no_declared_fault_or_toxic() {
     let v = halt(&p, Some(json!({"by": "ops"}))).await;
     assert_eq!(v["removed"], 2, "the declared fault and toxic: {v}");
     p.reload(&config(502, 200)).await.unwrap();
-    let (_, v) = admin(&p, Method::GET, "/faults/halt", None).await;
+    let (_, v) = admin_json(&p, Method::GET, "/faults/halt", None).await;
     assert_eq!((&v["halted"], &v["by"]), (&json!(true), &json!("ops")));
     assert_eq!(status_with(&p, &[]).await, 200);
     assert_eq!(faults(&p).await, json!([]));
-    let (_, v) = admin(&p, Method::GET, "/proxies/db/toxics", None).await;
+    let (_, v) = admin_json(&p, Method::GET, "/proxies/db/toxics", None).await;
     assert_eq!(v, json!([]), "the recreated proxy came back without toxics");
     // Lifted, declared faults come back at the next reload.
     lift(&p).await;

@@ -243,3 +243,16 @@ pub fn held_at_least(t: tokio::time::Instant, ms: u64) {
         "over after {took:?}, before {ms} ms"
     );
 }
+
+/// Creates a TCP proxy to `upstream`; its listen address.
+pub async fn tcp_proxy(p: &TestProxy, name: &str, upstream: SocketAddr) -> SocketAddr {
+    let (s, v) = admin_json(
+        p,
+        http::Method::POST,
+        "/proxies",
+        Some(serde_json::json!({"name": name, "listen": "127.0.0.1:0", "upstream": upstream.to_string()})),
+    )
+    .await;
+    assert_eq!(s, http::StatusCode::CREATED, "{v}");
+    v["listen"].as_str().unwrap().parse().unwrap()
+}

@@ -47,30 +47,8 @@ async fn admin_only() -> TestProxy {
     TestProxy::start("admin: { address: 127.0.0.1:0 }\nlisteners: []\n").await
 }
 
-async fn call(
-    p: &TestProxy,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    admin_json(p, method, path, body).await
-}
-
-/// Creates a TCP proxy to `upstream`; its listen address.
-async fn tcp_proxy(p: &TestProxy, name: &str, upstream: SocketAddr) -> SocketAddr {
-    let (s, v) = call(
-        p,
-        Method::POST,
-        "/proxies",
-        Some(json!({"name": name, "listen": "127.0.0.1:0", "upstream": upstream.to_string()})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v["listen"].as_str().unwrap().parse().unwrap()
-}
-
 async fn toxic(p: &TestProxy, proxy: &str, spec: Value) {
-    let (s, v) = call(
+    let (s, v) = admin_json(
         p,
         Method::POST,
         &format!("/proxies/{proxy}/toxics"),
@@ -105,7 +83,7 @@ async fn bytes_pass_both_ways_and_latency_applies_to_open_connections() {
     // The toxic reaches the connection already open, in the default
     // (downstream) direction.
     assert!(round_trip(&mut s, b"slow").await >= Duration::from_millis(200));
-    let (st, _) = call(
+    let (st, _) = admin_json(
         &p,
         Method::DELETE,
         "/proxies/echo/toxics/latency_downstream",
@@ -176,7 +154,7 @@ async fn reset_peer_resets_the_connection() {
 
     // With no timeout, nothing passes: the reset comes at once (on the
     // connect, the write or the read).
-    let (s, _) = call(
+    let (s, _) = admin_json(
         &p,
         Method::POST,
         "/proxies/r/toxics/reset_peer_downstream",
@@ -281,7 +259,7 @@ async fn a_disabled_proxy_refuses_connections_and_comes_back_on_its_port() {
     let p = admin_only().await;
     let addr = tcp_proxy(&p, "d", echo_server().await).await;
     let mut open = TcpStream::connect(addr).await.unwrap();
-    let (s, v) = call(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/proxies/d",
@@ -293,7 +271,7 @@ async fn a_disabled_proxy_refuses_connections_and_comes_back_on_its_port() {
     let mut buf = [0u8; 4];
     assert_eq!(within("closed", open.read(&mut buf)).await.unwrap_or(0), 0);
     assert!(TcpStream::connect(addr).await.is_err());
-    let (s, v) = call(&p, Method::POST, "/reset", None).await;
+    let (s, v) = admin_json(&p, Method::POST, "/reset", None).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let mut again = TcpStream::connect(addr).await.unwrap();
     round_trip(&mut again, b"back").await;
@@ -303,7 +281,7 @@ async fn a_disabled_proxy_refuses_connections_and_comes_back_on_its_port() {
 async fn bad_requests_get_toxiproxys_error_codes() {
     let p = admin_only().await;
     tcp_proxy(&p, "e", echo_server().await).await;
-    let (s, v) = call(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/proxies",
@@ -311,9 +289,9 @@ async fn bad_requests_get_toxiproxys_error_codes() {
     )
     .await;
     assert_eq!((s, v["status"].clone()), (StatusCode::CONFLICT, json!(409)));
-    let (s, v) = call(&p, Method::GET, "/proxies/nope", None).await;
+    let (s, v) = admin_json(&p, Method::GET, "/proxies/nope", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
-    let (s, v) = call(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/proxies/e/toxics",
@@ -322,7 +300,7 @@ async fn bad_requests_get_toxiproxys_error_codes() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["error"].as_str().unwrap().contains("not a toxic"), "{v}");
-    let (s, v) = call(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/proxies/e/toxics",
@@ -338,7 +316,7 @@ async fn bad_requests_get_toxiproxys_error_codes() {
         json!({"type": "latency", "attributes": {"latency": 1}}),
     )
     .await;
-    let (s, _) = call(
+    let (s, _) = admin_json(
         &p,
         Method::POST,
         "/proxies/e/toxics",
@@ -346,12 +324,12 @@ async fn bad_requests_get_toxiproxys_error_codes() {
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = call(&p, Method::POST, "/proxies", Some(json!({"name": "x"}))).await;
+    let (s, _) = admin_json(&p, Method::POST, "/proxies", Some(json!({"name": "x"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // The fault halt clears toxics too.
-    let (s, v) = call(&p, Method::DELETE, "/faults", None).await;
+    let (s, v) = admin_json(&p, Method::DELETE, "/faults", None).await;
     assert_eq!((s, v["removed"].clone()), (StatusCode::OK, json!(1)));
-    let (_, v) = call(&p, Method::GET, "/proxies/e/toxics", None).await;
+    let (_, v) = admin_json(&p, Method::GET, "/proxies/e/toxics", None).await;
     assert_eq!(v, json!([]));
 }
 
@@ -370,7 +348,7 @@ tcp_proxies:
 "
     );
     let p = TestProxy::start(&yaml).await;
-    let (_, v) = call(&p, Method::GET, "/proxies", None).await;
+    let (_, v) = admin_json(&p, Method::GET, "/proxies", None).await;
     let addr: SocketAddr = v["db"]["listen"].as_str().unwrap().parse().unwrap();
     assert_eq!(v["db"]["toxics"][0]["name"], "latency_downstream");
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -383,7 +361,7 @@ async fn a_new_upstream_or_a_quick_disable_and_enable_keeps_the_port() {
     let first = echo_server().await;
     let second = echo_server().await;
     let addr = tcp_proxy(&p, "m", first).await;
-    let (s, v) = call(
+    let (s, v) = admin_json(
         &p,
         Method::POST,
         "/proxies/m",
@@ -396,7 +374,7 @@ async fn a_new_upstream_or_a_quick_disable_and_enable_keeps_the_port() {
     let mut c = TcpStream::connect(addr).await.unwrap();
     round_trip(&mut c, b"moved").await;
     for on in [false, true, false, true] {
-        let (s, v) = call(&p, Method::POST, "/proxies/m", Some(json!({"enabled": on}))).await;
+        let (s, v) = admin_json(&p, Method::POST, "/proxies/m", Some(json!({"enabled": on}))).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
     let mut c = TcpStream::connect(addr).await.unwrap();
