@@ -79,10 +79,7 @@ impl Scan {
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Most messages carry none of them: one pass over the names (cheap
     // comparisons) instead of a hash lookup for each of nine names.
-    let any = headers
-        .keys()
-        .any(|k| *k == header::UPGRADE || HOP_BY_HOP.iter().any(|h| h == k));
-    if !any {
+    if !Scan::of(headers).connection_level {
         if keep_upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         }
