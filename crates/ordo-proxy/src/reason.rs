@@ -38,11 +38,14 @@ pub enum Reason {
     RequestTimeout,
     /// The request could not be forwarded as it is (400).
     BadRequest,
+    /// The request's header block is over the listener's `max_header_bytes`
+    /// or `max_headers` (431).
+    HeadersTooLarge,
 }
 
 impl Reason {
     /// Every reason, for metrics.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Reason::NoRoute,
         Reason::CircuitOpen,
         Reason::BulkheadFull,
@@ -56,6 +59,7 @@ impl Reason {
         Reason::BodyTooLarge,
         Reason::RequestTimeout,
         Reason::BadRequest,
+        Reason::HeadersTooLarge,
     ];
 
     /// The header value.
@@ -74,6 +78,7 @@ impl Reason {
             Reason::BodyTooLarge => "request-body-too-large",
             Reason::RequestTimeout => "request-timeout",
             Reason::BadRequest => "bad-request",
+            Reason::HeadersTooLarge => "request-headers-too-large",
         }
     }
 
@@ -86,6 +91,7 @@ impl Reason {
             Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reason::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::BadRequest => StatusCode::BAD_REQUEST,
+            Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -96,7 +102,11 @@ impl Reason {
     pub const fn is_client_side(self) -> bool {
         matches!(
             self,
-            Reason::NoRoute | Reason::BodyTooLarge | Reason::RequestTimeout | Reason::BadRequest
+            Reason::NoRoute
+                | Reason::BodyTooLarge
+                | Reason::RequestTimeout
+                | Reason::BadRequest
+                | Reason::HeadersTooLarge
         )
     }
 
@@ -123,6 +133,7 @@ impl Reason {
             Reason::BodyTooLarge => "the request body is too large\n",
             Reason::RequestTimeout => "the request body did not arrive in time\n",
             Reason::BadRequest => "the request cannot be forwarded\n",
+            Reason::HeadersTooLarge => "the request's header block is over the listener's limit\n",
         }
     }
 }

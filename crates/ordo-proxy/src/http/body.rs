@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use ordo_resilience::bulkhead::BulkheadPermit;
 use pin_project_lite::pin_project;
 
+use super::h1::ClientBody;
 use crate::cluster::InFlight;
 use crate::upstream::UpstreamBody;
 use ordo_fault::Throttled;
@@ -33,13 +34,13 @@ pin_project! {
         /// A body streamed from the client: sent once.
         Stream {
             #[pin]
-            inner: Incoming,
+            inner: ClientBody,
         },
         /// A body of unknown length streamed under a size limit: cut off,
         /// with `tripped` set, once more than `left` bytes arrive.
         Limited {
             #[pin]
-            inner: Incoming,
+            inner: ClientBody,
             left: u64,
             tripped: Arc<AtomicBool>,
         },

@@ -20,8 +20,6 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use ordo_resilience::Rng;
 use ordo_resilience::classify::Outcome;
 use prometheus_client::metrics::counter::Counter;
@@ -29,6 +27,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::body::{Hold, Received, RequestBody, ResponseBody};
+use super::h1::{ClientBody, OnClientUpgrade};
 use super::headers::{self, Added, REQUEST_ID, RequestId, Scan};
 use crate::cluster::{
     AttemptResult, Cluster, Endpoint, InFlight, Tried, UpstreamClient, hash_bytes,
@@ -104,7 +103,7 @@ pub(crate) struct ConnInfo {
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
-    req: Request<Incoming>,
+    req: Request<ClientBody>,
 ) -> Response<ResponseBody> {
     let start = Instant::now();
     let runtime = shared.runtime.load_full();
@@ -206,7 +205,7 @@ async fn forward(
     request_id: Option<&RequestId>,
     forwarded_headers: bool,
     mut parts: Parts,
-    body: Incoming,
+    body: ClientBody,
     max_body: Option<u64>,
     envoy_faults: bool,
 ) -> (Response<ResponseBody>, Info) {
@@ -257,7 +256,7 @@ async fn forward(
     let upgrade =
         scan.upgrade && parts.version == Version::HTTP_11 && headers::is_upgrade(&parts.headers);
     let on_client_upgrade = if upgrade {
-        parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        parts.extensions.remove::<OnClientUpgrade>()
     } else {
         None
     };
@@ -379,7 +378,7 @@ fn respond(
     limit: Option<ordo_resilience::limit::LimitPermit>,
     tripped: Option<Arc<AtomicBool>>,
     upgrade: bool,
-    on_client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    on_client_upgrade: Option<OnClientUpgrade>,
     mut info: Info,
 ) -> (Response<ResponseBody>, Info) {
     let policy = &route.policy;
@@ -498,7 +497,7 @@ pub(crate) fn is_idempotent(m: &Method) -> bool {
 
 /// Keeps a small body whole so it can be sent again; streams the rest.
 async fn prepare_body(
-    body: Incoming,
+    body: ClientBody,
     parts: &Parts,
     may_retry: bool,
     max: u64,
@@ -825,18 +824,18 @@ fn with_fault(mut resp: Response<ResponseBody>, f: &Injection) -> Response<Respo
 /// bytes both ways until either side closes.
 fn splice_upgrade(
     mut resp: Response<ResponseBody>,
-    client: Option<hyper::upgrade::OnUpgrade>,
+    client: Option<OnClientUpgrade>,
 ) -> Response<ResponseBody> {
     let (Some(client), Some(upstream)) = (client, resp.extensions_mut().remove::<Upgraded>())
     else {
         return resp;
     };
     tokio::spawn(async move {
-        let (Ok(client), Some((mut upstream, early, _open))) = (client.await, upstream.take())
+        let (Some(mut client), Some((mut upstream, early, _open))) =
+            (client.upgraded().await, upstream.take())
         else {
             return;
         };
-        let mut client = TokioIo::new(client);
         // What the upstream sent right after its 101 goes first.
         if !early.is_empty() && client.write_all(&early).await.is_err() {
             return;

@@ -4,6 +4,7 @@
 mod body;
 mod conn;
 mod forward;
+pub mod h1;
 pub mod headers;
 mod pooled;
 mod server;

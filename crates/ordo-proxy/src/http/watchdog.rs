@@ -19,7 +19,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use hyper::service::Service;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -106,6 +105,11 @@ pub(super) struct Activity {
 }
 
 impl Activity {
+    /// Counts bytes read before the connection's I/O was [`Watched`].
+    pub(super) fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn total(&self) -> u64 {
         self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
     }
@@ -189,19 +193,15 @@ pub(super) struct Counted<S> {
     pub(super) activity: Arc<Activity>,
 }
 
-impl<S> Service<http::Request<Incoming>> for Counted<S>
+impl<S, B> Service<http::Request<B>> for Counted<S>
 where
-    S: Service<
-            http::Request<Incoming>,
-            Response = http::Response<ResponseBody>,
-            Error = Infallible,
-        >,
+    S: Service<http::Request<B>, Response = http::Response<ResponseBody>, Error = Infallible>,
 {
     type Response = http::Response<ServedBody>;
     type Error = Infallible;
     type Future = CountedFuture<S::Future>;
 
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+    fn call(&self, req: http::Request<B>) -> Self::Future {
         self.activity.started.fetch_add(1, Ordering::Relaxed);
         self.activity.in_flight.fetch_add(1, Ordering::AcqRel);
         CountedFuture {

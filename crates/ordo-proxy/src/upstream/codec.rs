@@ -75,19 +75,19 @@ pub(crate) fn encode_request_head(
     buf.extend_from_slice(b"\r\n");
 }
 
-fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+pub(crate) fn put(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     buf.extend_from_slice(name);
     buf.extend_from_slice(b": ");
     buf.extend_from_slice(value);
     buf.extend_from_slice(b"\r\n");
 }
 
-fn itoa_buf() -> [u8; 20] {
+pub(crate) fn itoa_buf() -> [u8; 20] {
     [0; 20]
 }
 
 /// `n` in decimal, written at the end of `digits`.
-fn fmt_u64(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn fmt_u64(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -164,7 +164,7 @@ pub(crate) struct ResponseHead {
 
 /// What a response's `Content-Length` fields said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Length {
+pub(crate) enum Length {
     /// No such field.
     Absent,
     /// Every field (and every item of a comma list) is this number.
@@ -175,7 +175,7 @@ enum Length {
 
 impl Length {
     /// Takes in one more `Content-Length` field.
-    fn and(self, value: &[u8]) -> Length {
+    pub(crate) fn and(self, value: &[u8]) -> Length {
         let mut now = self;
         for part in value.split(|b| *b == b',') {
             now = match (now, parse_decimal(part.trim_ascii())) {
@@ -354,7 +354,7 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// The comma-separated tokens of a header value, trimmed, empty ones left
 /// out.
-fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|b| *b == b',')
         .map(<[u8]>::trim_ascii)

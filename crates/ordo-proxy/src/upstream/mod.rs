@@ -52,7 +52,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use self::body::Back;
-pub(crate) use self::codec::ProtocolError;
+pub(crate) use self::chunked::{ChunkedDecoder, Decoded};
+pub(crate) use self::codec::{
+    Length, ProtocolError, chunk_size_line, fmt_u64, itoa_buf, put, tokens,
+};
 use self::codec::{RequestFraming, ResponseFraming};
 use self::pool::Conn;
 use crate::cluster::Endpoint;

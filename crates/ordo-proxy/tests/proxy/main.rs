@@ -8,6 +8,7 @@ mod admin;
 mod balancing;
 mod deadline;
 mod faults;
+mod h1_server;
 mod h2;
 mod halt;
 mod hygiene;

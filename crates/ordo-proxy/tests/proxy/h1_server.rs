@@ -1,0 +1,242 @@
+//! ordo's own HTTP/1 server, over raw TCP: pipelined requests, HTTP/1.0
+//! keep-alive, chunked request bodies, `Expect: 100-continue`, `HEAD`, and
+//! heads it refuses (with the reason header), each followed by a request
+//! the proxy still serves.
+
+use std::time::Duration;
+
+use ordo_test_support::Echoed;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::deadline::within;
+use crate::support::*;
+
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Reads from `s` until `want` has arrived (or the peer closes), and
+/// returns everything read.
+async fn read_until(s: &mut TcpStream, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        match s.read(&mut buf).await {
+            Ok(n @ 1..) => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// The echoed requests in a raw answer, in order.
+fn echoes(raw: &str) -> Vec<Echoed> {
+    raw.split("\r\n\r\n")
+        .filter_map(|part| {
+            let json = &part[part.find('{')?..=part.rfind('}')?];
+            serde_json::from_str(json).ok()
+        })
+        .collect()
+}
+
+async fn echo_proxy() -> (Upstream, TestProxy) {
+    let up = upstream("u", Behaviour::Echo).await;
+    let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
+    (up, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+    let (up, p) = echo_proxy().await;
+    let raw = within(
+        "pipelined",
+        raw_exchange(
+            p.addr,
+            b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n\
+              GET /second HTTP/1.1\r\nhost: x\r\n\r\n\
+              GET /third HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            PATIENCE,
+        ),
+    )
+    .await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert_eq!(raw.matches("HTTP/1.1 200").count(), 3, "{raw}");
+    let paths: Vec<_> = echoes(&raw).into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["/first", "/second", "/third"]);
+    assert!(raw.ends_with('}'), "closed after the last: {raw}");
+    assert_eq!(up.hits(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_client_keeps_its_connection_only_when_it_asks() {
+    let (_up, p) = echo_proxy().await;
+    // Without keep-alive: answered, then closed.
+    let raw = within(
+        "1.0 close",
+        raw_exchange(p.addr, b"GET /a HTTP/1.0\r\n\r\n", PATIENCE),
+    )
+    .await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase().contains("connection: close"),
+        "{raw}"
+    );
+    // With keep-alive: two requests on one connection.
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    for path in ["/b", "/c"] {
+        let req = format!("GET {path} HTTP/1.0\r\nconnection: keep-alive\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let answer = within("1.0 keep-alive", read_until(&mut s, "}")).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("connection: keep-alive"),
+            "{answer}"
+        );
+        assert_eq!(echoes(&answer)[0].path, path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_request_body_reaches_the_upstream_whole() {
+    let (_up, p) = echo_proxy().await;
+    let raw = within(
+        "chunked body",
+        raw_exchange(
+            p.addr,
+            b"POST /up HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n\
+              5;note=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            PATIENCE,
+        ),
+    )
+    .await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let echoed = &echoes(&raw)[0];
+    assert_eq!((echoed.method.as_str(), echoed.body_len), ("POST", 11));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    let (_up, p) = echo_proxy().await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"PUT /x HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n")
+        .await
+        .unwrap();
+    let interim = within("100 continue", read_until(&mut s, "\r\n\r\n")).await;
+    assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
+    s.write_all(b"abcde").await.unwrap();
+    let answer = within("final answer", read_until(&mut s, "}")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let echoed = &echoes(&answer)[0];
+    assert_eq!(echoed.body_len, 5);
+    assert!(
+        !echoed.headers.contains_key("expect"),
+        "the expectation was met here, not passed on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_response_keeps_its_length_and_sends_no_body() {
+    let up = Upstream::builder().name("u").start().await;
+    let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"HEAD / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let head = within("HEAD", read_until(&mut s, "\r\n\r\n")).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("content-length: 1\r\n"), "{head}");
+    // The next answer on the connection starts right after the head: no
+    // body came between.
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut rest = String::new();
+    within("GET after HEAD", s.read_to_string(&mut rest))
+        .await
+        .unwrap();
+    let next = format!("{head}{rest}");
+    let second = &next[next.find("\r\n\r\n").unwrap() + 4..];
+    assert!(second.starts_with("HTTP/1.1 200"), "{next}");
+    assert!(second.ends_with("\r\n\r\nu"), "{next}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_that_could_smuggle_a_request_are_refused_with_the_reason() {
+    let (up, p) = echo_proxy().await;
+    let cases: [(&str, &[u8]); 3] = [
+        (
+            "content-length with transfer-encoding",
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "lengths that disagree",
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ncontent-length: 5\r\n\r\nabcde",
+        ),
+        (
+            "a coding after chunked",
+            b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked, gzip\r\n\r\n",
+        ),
+    ];
+    for (what, bytes) in cases {
+        let raw = within(what, raw_exchange(p.addr, bytes, PATIENCE)).await;
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(raw.starts_with("HTTP/1.1 400"), "{what}: {raw}");
+        assert!(raw.contains("x-ordo-reason: bad-request"), "{what}: {raw}");
+        assert!(raw.contains("connection: close"), "{what}: {raw}");
+    }
+    assert_eq!(up.hits(), 0, "nothing ambiguous reaches the upstream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_head_is_refused_with_the_reason() {
+    let (up, p) = echo_proxy().await;
+    let big = "a".repeat(70 * 1024);
+    let req = format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
+    let raw = within("oversized", raw_exchange(p.addr, req.as_bytes(), PATIENCE)).await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 431"), "{raw}");
+    assert!(
+        raw.contains("x-ordo-reason: request-headers-too-large"),
+        "{raw}"
+    );
+    assert_eq!(up.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_left_unread_closes_the_connection_after_the_answer() {
+    // The route refuses the body by its length, without reading it: the
+    // connection cannot carry another request, so it is closed.
+    let up = upstream("u", Behaviour::Echo).await;
+    let config = format!(
+        "listeners:
+  - name: edge
+    address: 127.0.0.1:0
+    max_request_body: 4
+    routes:
+      - name: all
+        cluster: c
+clusters:
+  - name: c
+    endpoints: [ {{ address: {} }} ]
+",
+        up.addr()
+    );
+    let p = TestProxy::start(&config).await;
+    let raw = within(
+        "unread body",
+        raw_exchange(
+            p.addr,
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n0123456789GET / HTTP/1.1\r\n\r\n",
+            PATIENCE,
+        ),
+    )
+    .await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("connection: close"), "{raw}");
+    assert_eq!(raw.matches("HTTP/1.1").count(), 1, "{raw}");
+    assert_eq!(up.hits(), 0);
+}
