@@ -161,7 +161,7 @@ impl Builders {
                     io,
                     activity: activity.clone(),
                 };
-                until_stopped!(h1::serve(io, first, service, self.h1))
+                until_stopped!(h1::serve(io, first, service, self.h1, activity.clone()))
             }
             Versions::Http2 | Versions::Both => {
                 let io = Watched {

@@ -110,6 +110,14 @@ impl Activity {
         self.reads.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Bytes of the next HTTP/1 head arrived with the last request (read
+    /// before it was answered): a head is pending from now.
+    pub(super) fn head_buffered(&self) {
+        let reads = self.reads.load(Ordering::Relaxed);
+        self.reads_when_idle
+            .store(reads.saturating_sub(1), Ordering::Release);
+    }
+
     fn total(&self) -> u64 {
         self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
     }

@@ -1,7 +1,7 @@
 //! ordo's own HTTP/1 server, over raw TCP: pipelined requests, HTTP/1.0
-//! keep-alive, chunked request bodies, `Expect: 100-continue`, `HEAD`, and
-//! heads it refuses (with the reason header), each followed by a request
-//! the proxy still serves.
+//! keep-alive, chunked request bodies, `Expect: 100-continue`, `HEAD`,
+//! heads it refuses (with the reason header), bodies it did not read, and
+//! clients that leave or stall half way through a head.
 
 use std::time::Duration;
 
@@ -76,7 +76,10 @@ async fn an_http_1_0_client_keeps_its_connection_only_when_it_asks() {
     )
     .await;
     let raw = String::from_utf8_lossy(&raw);
-    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.starts_with("HTTP/1.0 200"),
+        "answered in its version: {raw}"
+    );
     assert!(
         raw.to_ascii_lowercase().contains("connection: close"),
         "{raw}"
@@ -87,7 +90,7 @@ async fn an_http_1_0_client_keeps_its_connection_only_when_it_asks() {
         let req = format!("GET {path} HTTP/1.0\r\nconnection: keep-alive\r\n\r\n");
         s.write_all(req.as_bytes()).await.unwrap();
         let answer = within("1.0 keep-alive", read_until(&mut s, "}")).await;
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
         assert!(
             answer
                 .to_ascii_lowercase()
@@ -205,12 +208,10 @@ async fn an_oversized_head_is_refused_with_the_reason() {
     assert_eq!(up.hits(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_left_unread_closes_the_connection_after_the_answer() {
-    // The route refuses the body by its length, without reading it: the
-    // connection cannot carry another request, so it is closed.
-    let up = upstream("u", Behaviour::Echo).await;
-    let config = format!(
+/// A listener that refuses bodies over 4 bytes (by their length, before
+/// reading them), in front of `up`.
+fn small_bodies_only(up: &Upstream) -> String {
+    format!(
         "listeners:
   - name: edge
     address: 127.0.0.1:0
@@ -223,13 +224,40 @@ clusters:
     endpoints: [ {{ address: {} }} ]
 ",
         up.addr()
-    );
-    let p = TestProxy::start(&config).await;
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_body_left_unread_is_dropped_and_the_connection_kept() {
+    let up = upstream("u", Behaviour::Echo).await;
+    let p = TestProxy::start(&small_bodies_only(&up)).await;
     let raw = within(
-        "unread body",
+        "unread body, then another request",
         raw_exchange(
             p.addr,
-            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n0123456789GET / HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n0123456789\
+              GET /after HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            PATIENCE,
+        ),
+    )
+    .await;
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    let second = &raw[raw.find("\r\n\r\n").unwrap()..];
+    assert!(second.contains("HTTP/1.1 200"), "{raw}");
+    assert_eq!(echoes(second)[0].path, "/after");
+    assert_eq!(up.hits(), 1, "only the second request went upstream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_body_left_unread_closes_the_connection_after_the_answer() {
+    let up = upstream("u", Behaviour::Echo).await;
+    let p = TestProxy::start(&small_bodies_only(&up)).await;
+    let raw = within(
+        "large unread body",
+        raw_exchange(
+            p.addr,
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n0123456789",
             PATIENCE,
         ),
     )
@@ -237,6 +265,67 @@ clusters:
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
     assert!(raw.contains("connection: close"), "{raw}");
-    assert_eq!(raw.matches("HTTP/1.1").count(), 1, "{raw}");
     assert_eq!(up.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_left_half_sent_after_a_request_is_cut_off_in_time() {
+    // The start of a second head came with the first request, then nothing:
+    // the header timeout runs from the first answer, not never.
+    let up = Upstream::builder().name("u").start().await;
+    let config = format!(
+        "listeners:
+  - name: edge
+    address: 127.0.0.1:0
+    header_read_timeout: 300ms
+    routes:
+      - name: all
+        cluster: c
+clusters:
+  - name: c
+    endpoints: [ {{ address: {} }} ]
+",
+        up.addr()
+    );
+    let p = TestProxy::start(&config).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\nGE")
+        .await
+        .unwrap();
+    let answer = within("first answer", read_until(&mut s, "\r\n\r\nu")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Closed by the proxy well before the idle timeout (60 s by default).
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the half-sent head kept the connection open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_cancels_its_request_upstream() {
+    let up = upstream("slow", Behaviour::Delay(Duration::from_secs(30))).await;
+    let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
+    let in_flight = async || {
+        let (_, _, body) = get(&http1_client(), &p.admin_url("/metrics").await).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("ordo_proxy_endpoint_in_flight{"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        eventually(PATIENCE, async || in_flight().await == 1).await,
+        "the request reached the upstream"
+    );
+    drop(s);
+    assert!(
+        eventually(PATIENCE, async || in_flight().await == 0).await,
+        "the request was still in flight after its client left"
+    );
 }

@@ -15,10 +15,11 @@ use tokio::sync::oneshot;
 
 use crate::http::BodyError;
 
-/// Where an HTTP/1 body's bytes come from: the connection it arrived on.
+/// Where an HTTP/1 body's frames come from: the connection it arrived on.
 pub(crate) trait Source: Send + Sync {
-    /// The body's next bytes; `None` at its end.
-    fn poll_data(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>>;
+    /// The body's next frame (data, or the chunked coding's trailers);
+    /// `None` at its end.
+    fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>>;
 }
 
 /// A request body from a client.
@@ -75,17 +76,17 @@ impl Body for ClientBody {
                 if body.ended {
                     return Poll::Ready(None);
                 }
-                let polled = std::task::ready!(body.source.poll_data(cx));
+                let polled = std::task::ready!(body.source.poll_frame(cx));
                 match &polled {
-                    Some(Ok(data)) => {
-                        if let Some(left) = &mut body.left {
+                    Some(Ok(frame)) => {
+                        if let (Some(left), Some(data)) = (&mut body.left, frame.data_ref()) {
                             *left = left.saturating_sub(data.len() as u64);
                             body.ended = *left == 0;
                         }
                     }
                     None | Some(Err(_)) => body.ended = true,
                 }
-                Poll::Ready(polled.map(|r| r.map(Frame::data)))
+                Poll::Ready(polled)
             }
         }
     }

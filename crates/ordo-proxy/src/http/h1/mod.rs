@@ -21,44 +21,48 @@
 //! with `Transfer-Encoding`, lengths that disagree); `431`
 //! (`request-headers-too-large`) to a head over the listener's bytes or
 //! header count; `100 Continue` when a body that was announced with
-//! `Expect: 100-continue` is first read. The connection closes after a
-//! response when the client asked for it, when the request's body was not
-//! read to its end, or when the listener stops.
+//! `Expect: 100-continue` is first read. A request body the proxy did not
+//! read (a `413`, a route that answers itself) is read and dropped after
+//! the response when it is small (64 KiB at most); otherwise, and when the
+//! client asked for it or the listener stops, the connection closes after
+//! the response. A client that closes its connection while its request is
+//! in flight cancels the request (its upstream attempt included), as with
+//! hyper.
 
 mod body;
 mod request;
 mod response;
+mod state;
 
 pub(crate) use body::OnClientUpgrade;
 pub use body::{ClientBody, ClientUpgraded, Http1Body};
 pub(crate) use request::Limits;
 
 use std::convert::Infallible;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::task::AtomicWaker;
 use http::{Method, Request, Response};
 use hyper::service::Service;
 use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 
 use self::body::{Source, Tunnel};
 use self::request::{Framing, HeadError, RequestHead};
 use self::response::After;
-use super::BodyError;
-use super::watchdog::ServedBody;
+use self::state::{Continue, READ_CHUNK, Reading, Shared, Upgraded};
+use super::watchdog::{Activity, ServedBody};
 use crate::reason::Reason;
-use crate::upstream::{ChunkedDecoder, Decoded};
+use crate::upstream::ChunkedDecoder;
 
-/// Bytes read from the connection at a time, at least.
-const READ_CHUNK: usize = 8 * 1024;
-/// The interim response to `Expect: 100-continue`.
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// A request body the proxy left unread is read and dropped after the
+/// response, to keep the connection, up to this many bytes.
+const DRAIN_MAX: u64 = 64 * 1024;
 
 pin_project! {
     /// A client connection being served; ends when the connection does.
@@ -79,7 +83,7 @@ impl<F: Future<Output = ()>> Future for Connection<F> {
 
 impl<F> Connection<F> {
     /// Finishes the request in flight, if any, with `Connection: close`,
-    /// and ends; a connection waiting for its next request ends at once.
+    /// and ends; a connection between requests ends at once.
     pub(crate) fn graceful_shutdown(self: Pin<&mut Self>) {
         let stop = self.project().stop;
         stop.set.store(true, Ordering::Release);
@@ -100,12 +104,14 @@ impl Stop {
     }
 }
 
-/// Serves HTTP/1 on `io`, whose first bytes may already be in `read`.
-pub(crate) fn serve<I, S>(
+/// Serves HTTP/1 on `io`, whose first bytes may already be in `read`;
+/// `activity` is the connection's, for its watchdog.
+pub(super) fn serve<I, S>(
     io: I,
     read: BytesMut,
     service: S,
     limits: Limits,
+    activity: Arc<Activity>,
 ) -> Connection<impl Future<Output = ()> + Send>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -115,180 +121,20 @@ where
     let stop = Arc::new(Stop::default());
     let mut buf = read;
     buf.reserve(READ_CHUNK);
-    let shared = Arc::new(Shared {
-        inner: Mutex::new(Inner {
-            io,
-            buf,
-            body: Reading::Done,
-            eof: false,
-            continue_left: 0,
-        }),
-    });
+    let shared = Arc::new(Shared::new(io, buf));
     Connection {
-        run: run(shared, service, limits, stop.clone()),
+        run: run(shared, service, limits, activity, stop.clone()),
         stop,
     }
 }
 
-/// The connection's state, shared by its task and the request body it is
-/// reading (which is polled from the same task: the lock is never
-/// waited for).
-pub(crate) struct Shared<I> {
-    inner: Mutex<Inner<I>>,
-}
-
-struct Inner<I> {
-    io: I,
-    /// Bytes read and not yet taken: the next head, body bytes, or, after
-    /// an upgrade, the client's first bytes of the new protocol.
-    buf: BytesMut,
-    body: Reading,
-    /// The client closed its side.
-    eof: bool,
-    /// Bytes of `100 Continue` still to write before the body is read.
-    continue_left: usize,
-}
-
-/// Where the current request's body stands.
-enum Reading {
-    /// No body, or read to its end.
-    Done,
-    /// This many bytes to come.
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    /// The client broke the body off or framed it wrongly: the connection
-    /// cannot be used again.
-    Broken,
-}
-
-impl<I> Shared<I> {
-    fn lock(&self) -> MutexGuard<'_, Inner<I>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl<I: AsyncRead + Unpin> Inner<I> {
-    /// Reads more of the connection into `buf`: `Ready(true)` when bytes
-    /// came, `Ready(false)` at the end of the client's side or on an error.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        if self.eof {
-            return Poll::Ready(false);
-        }
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            // Takes back the buffer's memory when what shared it (the last
-            // request's head) is gone.
-            self.buf.reserve(READ_CHUNK);
-        }
-        match std::task::ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.io),
-            cx,
-            &mut self.buf
-        )) {
-            Ok(n) if n > 0 => Poll::Ready(true),
-            _ => {
-                self.eof = true;
-                Poll::Ready(false)
-            }
-        }
-    }
-}
-
-impl<I: AsyncRead + AsyncWrite + Unpin + Send> Source for Shared<I> {
-    fn poll_data(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        while inner.continue_left > 0 {
-            let from = CONTINUE.len() - inner.continue_left;
-            match std::task::ready!(Pin::new(&mut inner.io).poll_write(cx, &CONTINUE[from..])) {
-                Ok(n) if n > 0 => inner.continue_left -= n,
-                _ => {
-                    inner.body = Reading::Broken;
-                    inner.continue_left = 0;
-                    return Poll::Ready(Some(Err("the client's connection broke".into())));
-                }
-            }
-            if inner.continue_left == 0 {
-                let _ = Pin::new(&mut inner.io).poll_flush(cx);
-            }
-        }
-        loop {
-            match &mut inner.body {
-                Reading::Done => return Poll::Ready(None),
-                Reading::Broken => {
-                    return Poll::Ready(Some(Err("the request body was broken off".into())));
-                }
-                Reading::Length(left) => {
-                    if !inner.buf.is_empty() {
-                        let n = (*left).min(inner.buf.len() as u64);
-                        *left -= n;
-                        if *left == 0 {
-                            inner.body = Reading::Done;
-                        }
-                        return Poll::Ready(Some(Ok(inner.buf.split_to(n as usize).freeze())));
-                    }
-                }
-                Reading::Chunked(decoder) => match decoder.decode(&mut inner.buf) {
-                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(data))),
-                    Ok(Decoded::End(_trailers)) => {
-                        inner.body = Reading::Done;
-                        return Poll::Ready(None);
-                    }
-                    Ok(Decoded::NeedMore) => {}
-                    Err(e) => {
-                        inner.body = Reading::Broken;
-                        return Poll::Ready(Some(Err(format!("request body: {e}").into())));
-                    }
-                },
-            }
-            if !std::task::ready!(inner.poll_fill(cx)) {
-                inner.body = Reading::Broken;
-                return Poll::Ready(Some(Err(
-                    "the client closed its connection before the body's end".into(),
-                )));
-            }
-        }
-    }
-}
-
-/// The connection after `101`: its unread bytes first, then the socket.
-struct Upgraded<I>(Arc<Shared<I>>);
-
-impl<I: AsyncRead + Unpin> AsyncRead for Upgraded<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let mut inner = self.0.lock();
-        if !inner.buf.is_empty() {
-            let n = inner.buf.len().min(out.remaining());
-            out.put_slice(&inner.buf.split_to(n));
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut inner.io).poll_read(cx, out)
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Upgraded<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0.lock().io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0.lock().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0.lock().io).poll_shutdown(cx)
-    }
-}
-
-async fn run<I, S>(shared: Arc<Shared<I>>, service: S, limits: Limits, stop: Arc<Stop>)
-where
+async fn run<I, S>(
+    shared: Arc<Shared<I>>,
+    service: S,
+    limits: Limits,
+    activity: Arc<Activity>,
+    stop: Arc<Stop>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request<ClientBody>, Response = Response<ServedBody>, Error = Infallible>,
 {
@@ -326,10 +172,10 @@ where
                 Framing::Length(n) => Reading::Length(n),
                 Framing::Chunked => Reading::Chunked(ChunkedDecoder::default()),
             };
-            inner.continue_left = if expect_continue && framing != Framing::None {
-                CONTINUE.len()
+            inner.continue_ = if expect_continue && framing != Framing::None {
+                Continue::NOT_BEGUN
             } else {
-                0
+                Continue::None
             };
             match framing {
                 Framing::None => ClientBody::Empty,
@@ -343,8 +189,15 @@ where
             tx
         });
         let version = parts.version;
-        let Ok(resp) = service.call(Request::from_parts(parts, body)).await;
-        let keep_alive = !close && !stop.is_set() && matches!(shared.lock().body, Reading::Done);
+        let call = service.call(Request::from_parts(parts, body));
+        let Some(Ok(resp)) = unless_client_leaves(&shared, call).await else {
+            // Gone: the request (and its upstream attempt) is dropped.
+            return;
+        };
+        let keep_alive = !close && !stop.is_set() && can_drain(&shared);
+        if shared.settle_continue().await.is_err() {
+            break;
+        }
         let after = response::write(
             &shared,
             &mut out,
@@ -366,12 +219,20 @@ where
                 return;
             }
         }
+        if !drain(&shared).await {
+            break;
+        }
+        if !shared.lock().buf.is_empty() {
+            // Bytes of the next head came with this request: its time runs
+            // from now, as for a head that starts arriving.
+            activity.head_buffered();
+        }
     }
     let _ = std::future::poll_fn(|cx| Pin::new(&mut shared.lock().io).poll_shutdown(cx)).await;
 }
 
 /// The next request head: `None` when the client closed, or the listener
-/// stopped, between requests.
+/// stopped, before one arrived whole.
 async fn next_head<I: AsyncRead + Unpin>(
     shared: &Shared<I>,
     limits: Limits,
@@ -381,17 +242,82 @@ async fn next_head<I: AsyncRead + Unpin>(
     std::future::poll_fn(|cx| {
         let mut inner = shared.lock();
         loop {
-            if inner.buf.is_empty() {
-                if stop.is_set() {
-                    return Poll::Ready(Ok(None));
-                }
-                stop.waker.register(cx.waker());
-            } else if let Some(head) = request::parse(&mut inner.buf, limits, fields)? {
+            if !inner.buf.is_empty()
+                && let Some(head) = request::parse(&mut inner.buf, limits, fields)?
+            {
                 return Poll::Ready(Ok(Some(head)));
+            }
+            // Registered before the look, so a stop in between still wakes.
+            stop.waker.register(cx.waker());
+            if stop.is_set() {
+                return Poll::Ready(Ok(None));
             }
             if !std::task::ready!(inner.poll_fill(cx)) {
                 // Closed between requests, or part-way through a head.
                 return Poll::Ready(Ok(None));
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `fut` unless the client closes its connection first (`None`).
+/// While nothing reads the request's body, the connection is read here:
+/// bytes of a next request are kept for it (up to a head's limit), the
+/// end of the client's side ends the wait.
+pub(super) async fn unless_client_leaves<I: AsyncRead + Unpin, F: Future>(
+    shared: &Shared<I>,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let mut inner = shared.lock();
+        while matches!(inner.body, Reading::Done) && inner.buf.len() < READ_CHUNK {
+            match inner.poll_fill(cx) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Whether the connection can serve another request once the response is
+/// written: the body was read to its end, or what is left of it is small
+/// and the client was not left waiting for a `100 Continue` before sending
+/// it.
+fn can_drain<I>(shared: &Shared<I>) -> bool {
+    let inner = shared.lock();
+    match inner.body {
+        Reading::Done => true,
+        Reading::Broken => false,
+        _ if inner.continue_ == Continue::NOT_BEGUN => false,
+        Reading::Length(left) => left <= DRAIN_MAX,
+        Reading::Chunked(_) => true,
+    }
+}
+
+/// Reads and drops what is left of the request's body: `false` when it
+/// is more than [`DRAIN_MAX`] or broken (the connection closes).
+async fn drain<I: AsyncRead + AsyncWrite + Unpin + Send>(shared: &Shared<I>) -> bool {
+    let mut left = DRAIN_MAX;
+    std::future::poll_fn(|cx| {
+        loop {
+            match std::task::ready!(shared.poll_frame(cx)) {
+                None => return Poll::Ready(true),
+                Some(Ok(frame)) => {
+                    let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                    if n > left {
+                        return Poll::Ready(false);
+                    }
+                    left -= n;
+                }
+                Some(Err(_)) => return Poll::Ready(false),
             }
         }
     })

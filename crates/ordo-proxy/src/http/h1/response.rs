@@ -16,7 +16,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::Shared;
+use super::{Shared, unless_client_leaves};
 use crate::http::watchdog::ServedBody;
 use crate::reason::{REASON_HEADER, Reason};
 use crate::upstream::{chunk_size_line, fmt_u64, itoa_buf, put};
@@ -78,7 +78,7 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
     };
     let keep_alive = keep_alive && framing != Framing::Close && !status.is_informational();
     out.clear();
-    status_line(out, status);
+    status_line(out, version, status);
     for (name, value) in &parts.headers {
         // The framing is this hop's (a `HEAD`'s or `304`'s length stays as
         // the upstream said it); `Connection` too, except on a `101`.
@@ -127,7 +127,7 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
 
 /// Streams the body behind the head already in `out`: `Ok(true)` when it
 /// was written whole and framed as announced.
-async fn write_body<I: AsyncWrite + Unpin>(
+async fn write_body<I: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<I>,
     out: &mut Vec<u8>,
     body: ServedBody,
@@ -147,7 +147,11 @@ async fn write_body<I: AsyncWrite + Unpin>(
                     write_all(shared, out).await?;
                     out.clear();
                 }
-                body.as_mut().frame().await
+                // A client that leaves ends a long wait (a stream of events).
+                match unless_client_leaves(shared, body.as_mut().frame()).await {
+                    Some(next) => next,
+                    None => return Ok(false),
+                }
             }
         };
         let data = match next {
@@ -170,27 +174,27 @@ async fn write_body<I: AsyncWrite + Unpin>(
             None => break,
         };
         let mut data = data;
+        // More than the length announced: what fits, then the connection
+        // closes (the rest would be read as the next response).
+        let mut over = false;
         if let Framing::Length(n) = framing {
-            let room = n - sent;
+            let room = n.saturating_sub(sent);
             if data.len() as u64 > room {
-                // More than announced: what fits, then close.
                 data.truncate(room as usize);
-                sent = n + 1;
-            } else {
-                sent += data.len() as u64;
+                over = true;
+            }
+            sent += data.len() as u64;
+        }
+        if !data.is_empty() {
+            if framing == Framing::Chunked {
+                chunk_size_line(out, data.len());
+            }
+            put_data(shared, out, data).await?;
+            if framing == Framing::Chunked {
+                out.extend_from_slice(b"\r\n");
             }
         }
-        if data.is_empty() {
-            continue;
-        }
-        if framing == Framing::Chunked {
-            chunk_size_line(out, data.len());
-        }
-        put_data(shared, out, data).await?;
-        if framing == Framing::Chunked {
-            out.extend_from_slice(b"\r\n");
-        }
-        if sent > framing_length(framing) {
+        if over {
             write_all(shared, out).await?;
             return Ok(false);
         }
@@ -209,13 +213,6 @@ async fn write_body<I: AsyncWrite + Unpin>(
         Framing::Chunked => true,
         Framing::None | Framing::Close => false,
     })
-}
-
-fn framing_length(framing: Framing) -> u64 {
-    match framing {
-        Framing::Length(n) => n,
-        _ => u64::MAX,
-    }
 }
 
 /// Gathers `data` behind `out`, or, when it is large, writes `out` and
@@ -261,7 +258,7 @@ pub(super) async fn write_all<I: AsyncWrite + Unpin>(
 pub(super) fn refuse(out: &mut Vec<u8>, reason: Reason) {
     let message = reason.message().as_bytes();
     out.clear();
-    status_line(out, reason.status());
+    status_line(out, Version::HTTP_11, reason.status());
     put(out, b"content-type", b"text/plain; charset=utf-8");
     put(out, REASON_HEADER.as_bytes(), reason.as_str().as_bytes());
     put_date(out);
@@ -276,8 +273,14 @@ pub(super) fn refuse(out: &mut Vec<u8>, reason: Reason) {
     out.extend_from_slice(message);
 }
 
-fn status_line(out: &mut Vec<u8>, status: StatusCode) {
-    out.extend_from_slice(b"HTTP/1.1 ");
+/// The status line, in the client's version (an HTTP/1.0 client is
+/// answered in HTTP/1.0, as hyper did).
+fn status_line(out: &mut Vec<u8>, version: Version, status: StatusCode) {
+    out.extend_from_slice(if version == Version::HTTP_10 {
+        b"HTTP/1.0 "
+    } else {
+        b"HTTP/1.1 "
+    });
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
