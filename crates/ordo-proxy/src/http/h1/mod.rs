@@ -55,7 +55,7 @@ use tokio::sync::oneshot;
 use self::body::{Source, Tunnel};
 use self::request::{Framing, HeadError, RequestHead};
 use self::response::After;
-use self::state::{Continue, READ_CHUNK, Reading, Shared, Upgraded};
+use self::state::{Continue, Inner, READ_CHUNK, Reading, Shared, Upgraded};
 use super::watchdog::{Activity, ServedBody};
 use crate::reason::Reason;
 use crate::upstream::ChunkedDecoder;
@@ -194,8 +194,12 @@ async fn run<I, S>(
             // Gone: the request (and its upstream attempt) is dropped.
             return;
         };
-        let keep_alive = !close && !stop.is_set() && can_drain(&shared);
-        if shared.settle_continue().await.is_err() {
+        let (keep_alive, owed) = {
+            let inner = shared.lock();
+            let owed = inner.continue_ != Continue::None;
+            (!close && !stop.is_set() && can_drain(&inner), owed)
+        };
+        if owed && shared.settle_continue().await.is_err() {
             break;
         }
         let after = response::write(
@@ -219,7 +223,8 @@ async fn run<I, S>(
                 return;
             }
         }
-        if !drain(&shared).await {
+        let read_whole = matches!(shared.lock().body, Reading::Done);
+        if !read_whole && !drain(&shared).await {
             break;
         }
         if !shared.lock().buf.is_empty() {
@@ -291,8 +296,7 @@ pub(super) async fn unless_client_leaves<I: AsyncRead + Unpin, F: Future>(
 /// written: the body was read to its end, or what is left of it is small
 /// and the client was not left waiting for a `100 Continue` before sending
 /// it.
-fn can_drain<I>(shared: &Shared<I>) -> bool {
-    let inner = shared.lock();
+fn can_drain<I>(inner: &Inner<I>) -> bool {
     match inner.body {
         Reading::Done => true,
         Reading::Broken => false,
