@@ -1,9 +1,10 @@
 //! Request futures in boxes that are used again.
 //!
-//! hyper keeps room for one request future in every connection, idle ones
-//! too, so each request's state (a few KiB: the route's policies, the
-//! attempt, the upstream exchange) lives in a box of its own rather than
-//! inline, or 1,000 idle connections would cost megabytes. A box of that
+//! A connection's task keeps room for one request future (ordo's HTTP/1
+//! server and hyper's HTTP/2 server alike), idle connections too, so each
+//! request's state (a few KiB: the route's policies, the attempt, the
+//! upstream exchange) lives in a box of its own rather than inline, or
+//! 1,000 idle connections would cost megabytes. A box of that
 //! size is beyond the system allocator's per-thread cache and took its
 //! slow path on every request (BENCHMARKS.md, "Where ordo's time goes").
 //! Here a finished request leaves its box with the worker thread, and the

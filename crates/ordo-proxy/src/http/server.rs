@@ -1,7 +1,8 @@
-//! Listeners: accept connections, do TLS, speak HTTP/1.1 and HTTP/2 with
-//! hyper, hand each request to the forwarding steps. Hyper answers
-//! malformed requests with 400 and oversized header blocks with 431, and
-//! closes connections that do not finish their headers in time.
+//! Listeners: accept connections, do TLS, speak HTTP/1.1 (ordo's server,
+//! [`super::h1`]) and HTTP/2 (hyper's), hand each request to the forwarding
+//! steps. The HTTP/1 server answers malformed requests with 400 and
+//! oversized header blocks with 431; the connection's watchdog closes
+//! connections that do not finish their headers in time.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -165,8 +166,8 @@ async fn accept_loop(
         let service = service_fn(move |req| {
             let shared = shared.clone();
             let conn = conn.clone();
-            // Boxed (a box used again: see `pooled`): hyper keeps room for
-            // one request future in every connection, idle ones too.
+            // Boxed (a box used again: see `pooled`): every connection keeps
+            // room for one request future, idle ones too.
             Pooled::new(|| async move { handle(&shared, &conn, req).await })
         });
         let builders = builders.clone();
@@ -178,7 +179,7 @@ async fn accept_loop(
                 tokio::spawn(async move {
                     gauge.inc();
                     // Both versions in cleartext: tell them apart here, so the
-                    // connection is served by hyper's HTTP/1 or HTTP/2 server
+                    // connection is served by ordo's HTTP/1 or hyper's HTTP/2 server
                     // directly (no detection layer on every read).
                     let versions = match versions {
                         Versions::Both => sniff(&stream, handshake_timeout).await,

@@ -4,9 +4,8 @@
 //! timeout is closed. It reads counters that the connection's I/O
 //! ([`Watched`]) and its service ([`Counted`]) keep, a few times per
 //! timeout, and is polled only when its own timer wakes it ([`OnWake`]),
-//! not on every read and write of the connection it watches. (hyper's own
-//! header timer, which it arms for every request, is off where this one
-//! runs.)
+//! not on every read and write of the connection it watches. (No timer is
+//! armed per request head.)
 
 use std::convert::Infallible;
 use std::io;
@@ -181,7 +180,7 @@ pub(super) async fn watch_connection(
 }
 
 /// Marks a request in flight on its connection until dropped (with the
-/// response body, once hyper has written it).
+/// response body, once the server has written it).
 #[derive(Debug)]
 pub(super) struct InFlightRequest(Arc<Activity>);
 
