@@ -208,29 +208,10 @@ async fn an_oversized_head_is_refused_with_the_reason() {
     assert_eq!(up.hits(), 0);
 }
 
-/// A listener that refuses bodies over 4 bytes (by their length, before
-/// reading them), in front of `up`.
-fn small_bodies_only(up: &Upstream) -> String {
-    format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-    max_request_body: 4
-    routes:
-      - name: all
-        cluster: c
-clusters:
-  - name: c
-    endpoints: [ {{ address: {} }} ]
-",
-        up.addr()
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_body_left_unread_is_dropped_and_the_connection_kept() {
     let up = upstream("u", Behaviour::Echo).await;
-    let p = TestProxy::start(&small_bodies_only(&up)).await;
+    let p = TestProxy::start(&with_listener(&up, "    max_request_body: 4")).await;
     let raw = within(
         "unread body, then another request",
         raw_exchange(
@@ -252,7 +233,7 @@ async fn a_small_body_left_unread_is_dropped_and_the_connection_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_body_left_unread_closes_the_connection_after_the_answer() {
     let up = upstream("u", Behaviour::Echo).await;
-    let p = TestProxy::start(&small_bodies_only(&up)).await;
+    let p = TestProxy::start(&with_listener(&up, "    max_request_body: 4")).await;
     let raw = within(
         "large unread body",
         raw_exchange(
@@ -273,21 +254,7 @@ async fn a_head_left_half_sent_after_a_request_is_cut_off_in_time() {
     // The start of a second head came with the first request, then nothing:
     // the header timeout runs from the first answer, not never.
     let up = Upstream::builder().name("u").start().await;
-    let config = format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-    header_read_timeout: 300ms
-    routes:
-      - name: all
-        cluster: c
-clusters:
-  - name: c
-    endpoints: [ {{ address: {} }} ]
-",
-        up.addr()
-    );
-    let p = TestProxy::start(&config).await;
+    let p = TestProxy::start(&with_listener(&up, "    header_read_timeout: 300ms")).await;
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\nGE")
         .await

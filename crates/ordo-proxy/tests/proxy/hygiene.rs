@@ -20,25 +20,6 @@ fn status_line(raw: &[u8]) -> String {
     text.lines().next().unwrap_or("<nothing>").to_owned()
 }
 
-/// A listener with its own settings (YAML at the listener's indentation)
-/// in front of `up`.
-fn with_listener(up: &Upstream, settings: &str) -> String {
-    format!(
-        "listeners:
-  - name: edge
-    address: 127.0.0.1:0
-{settings}
-    routes:
-      - name: all
-        cluster: c
-clusters:
-  - name: c
-    endpoints: [ {{ address: {} }} ]
-",
-        up.addr()
-    )
-}
-
 /// Reads until the peer closes (or breaks) the connection.
 async fn read_to_close(s: &mut TcpStream) {
     let mut buf = [0u8; 4096];

@@ -139,6 +139,25 @@ pub fn endpoints(ups: &[&Upstream]) -> String {
         .collect()
 }
 
+/// A listener with its own settings (YAML at the listener's indentation)
+/// in front of `up`.
+pub fn with_listener(up: &Upstream, settings: &str) -> String {
+    format!(
+        "listeners:
+  - name: edge
+    address: 127.0.0.1:0
+{settings}
+    routes:
+      - name: all
+        cluster: c
+clusters:
+  - name: c
+    endpoints: [ {{ address: {} }} ]
+",
+        up.addr()
+    )
+}
+
 /// A config with one listener `edge` on port 0, one route `all` to
 /// cluster `c`, the route's `policy` and the cluster's `extra` settings
 /// (YAML at the cluster's indentation).
