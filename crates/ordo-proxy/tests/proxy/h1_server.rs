@@ -250,6 +250,25 @@ async fn a_large_body_left_unread_closes_the_connection_after_the_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_in_an_unread_body_is_closed_when_idle() {
+    // Answered 413 by its length; then the rest of the body never comes:
+    // the connection is closed once idle, not drained forever.
+    let up = upstream("u", Behaviour::Echo).await;
+    let settings =
+        "    max_request_body: 4\n    header_read_timeout: 200ms\n    idle_timeout: 300ms";
+    let p = TestProxy::start(&with_listener(&up, settings)).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n01234")
+        .await
+        .unwrap();
+    let answer = within("413", read_until(&mut s, "\r\n\r\n")).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a stalled body kept the connection open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_left_half_sent_after_a_request_is_cut_off_in_time() {
     // The start of a second head came with the first request, then nothing:
     // the header timeout runs from the first answer, not never.

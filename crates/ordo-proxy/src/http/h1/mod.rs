@@ -224,7 +224,7 @@ async fn run<I, S>(
             }
         }
         let read_whole = matches!(shared.lock().body, Reading::Done);
-        if !read_whole && !drain(&shared).await {
+        if !read_whole && !drain(&shared, &stop).await {
             break;
         }
         if !shared.lock().buf.is_empty() {
@@ -307,11 +307,17 @@ fn can_drain<I>(inner: &Inner<I>) -> bool {
 }
 
 /// Reads and drops what is left of the request's body: `false` when it
-/// is more than [`DRAIN_MAX`] or broken (the connection closes).
-async fn drain<I: AsyncRead + AsyncWrite + Unpin + Send>(shared: &Shared<I>) -> bool {
+/// is more than [`DRAIN_MAX`], broken, or still coming when the connection
+/// is told to stop (a client that stalls half way through is closed when
+/// its connection goes idle).
+async fn drain<I: AsyncRead + AsyncWrite + Unpin + Send>(shared: &Shared<I>, stop: &Stop) -> bool {
     let mut left = DRAIN_MAX;
     std::future::poll_fn(|cx| {
         loop {
+            stop.waker.register(cx.waker());
+            if stop.is_set() {
+                return Poll::Ready(false);
+            }
             match std::task::ready!(shared.poll_frame(cx)) {
                 None => return Poll::Ready(true),
                 Some(Ok(frame)) => {
