@@ -346,6 +346,49 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes at all: an answer (a head, more needed, or an
+            /// error), never a panic.
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+                let mut buf = BytesMut::from(&bytes[..]);
+                let _ = parse(&mut buf, LIMITS, &mut Vec::new());
+            }
+
+            /// A head that arrives in two reads parses as it does whole,
+            /// and the first read alone asks for more.
+            #[test]
+            fn a_head_split_anywhere_parses_as_whole(
+                method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH"]),
+                path in "/[a-z0-9/._-]{0,30}",
+                headers in prop::collection::vec(("x-[a-z]{1,10}", "[ -~]{0,20}"), 0..6),
+                cut in 0usize..400,
+            ) {
+                let mut text = format!("{method} {path} HTTP/1.1\r\nhost: h\r\n");
+                for (name, value) in &headers {
+                    text.push_str(&format!("{name}: {value}\r\n"));
+                }
+                text.push_str("\r\n");
+                let whole = head(&text);
+                let cut = cut % text.len();
+                let mut buf = BytesMut::from(&text.as_bytes()[..cut]);
+                let mut fields = Vec::new();
+                prop_assert!(parse(&mut buf, LIMITS, &mut fields).unwrap().is_none());
+                buf.extend_from_slice(&text.as_bytes()[cut..]);
+                let split = parse(&mut buf, LIMITS, &mut fields).unwrap().unwrap();
+                prop_assert_eq!(&split.parts.method, &whole.parts.method);
+                prop_assert_eq!(&split.parts.uri, &whole.parts.uri);
+                prop_assert_eq!(&split.parts.headers, &whole.parts.headers);
+                prop_assert_eq!(split.parts.headers.len(), headers.len() + 1);
+                prop_assert!(buf.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn common_names_match_as_clients_write_them() {
         assert_eq!(common_name(b"User-Agent"), Some(header::USER_AGENT));
