@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::ResponseBody;
 use super::h1::{self, ClientBody};
-use super::watchdog::{Activity, Counted, OnWake, Watch, Watched, watch_connection};
+use super::watchdog::{Activity, Counted, OnWake, Watch, Watched, quiet_for, watch_connection};
 
 /// Which HTTP versions a connection may speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +150,13 @@ impl Builders {
                 };
                 if stopping {
                     conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+                    // Bounded: one that then moves nothing for another idle
+                    // timeout (a client that never reads its response) is
+                    // dropped.
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = quiet_for(&activity, idle) => {}
+                    }
                 }
             }};
         }

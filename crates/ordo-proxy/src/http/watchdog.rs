@@ -179,6 +179,23 @@ pub(super) async fn watch_connection(
     }
 }
 
+/// Returns once the connection has moved nothing for `idle` (looked at
+/// four times per `idle`).
+pub(super) async fn quiet_for(activity: &Activity, idle: Duration) {
+    let tick = (idle / 4).max(Duration::from_millis(1));
+    let mut seen = activity.total();
+    let mut quiet = Duration::ZERO;
+    while quiet < idle {
+        tokio::time::sleep(tick).await;
+        let now = activity.total();
+        if now == seen {
+            quiet += tick;
+        } else {
+            (seen, quiet) = (now, Duration::ZERO);
+        }
+    }
+}
+
 /// Marks a request in flight on its connection until dropped (with the
 /// response body, once the server has written it).
 #[derive(Debug)]

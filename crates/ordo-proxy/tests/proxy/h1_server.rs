@@ -269,6 +269,49 @@ async fn a_client_that_stalls_in_an_unread_body_is_closed_when_idle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_response_is_dropped_once_idle() {
+    // A long streamed response the client never reads: the proxy's writes
+    // stop moving, the connection goes idle, and it is dropped rather than
+    // waited for.
+    let up = upstream(
+        "u",
+        Behaviour::Stream {
+            chunks: 2_000,
+            chunk_bytes: 64 * 1024,
+            every: Duration::from_millis(5),
+        },
+    )
+    .await;
+    let settings = "    header_read_timeout: 200ms\n    idle_timeout: 300ms";
+    let config = format!(
+        "admin: {{ address: 127.0.0.1:0 }}\n{}",
+        with_listener(&up, settings)
+    );
+    let p = TestProxy::start(&config).await;
+    let open = async || {
+        let (_, _, body) = get(&http1_client(), &p.admin_url("/metrics").await).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("ordo_proxy_downstream_connections{"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        eventually(PATIENCE, async || open().await == 1).await,
+        "the connection is open"
+    );
+    assert!(
+        eventually(PATIENCE, async || open().await == 0).await,
+        "a client that never reads kept its connection"
+    );
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_left_half_sent_after_a_request_is_cut_off_in_time() {
     // The start of a second head came with the first request, then nothing:
     // the header timeout runs from the first answer, not never.
