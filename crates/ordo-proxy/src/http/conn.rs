@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::ResponseBody;
 use super::h1::{self, ClientBody};
-use super::watchdog::{Activity, Counted, OnWake, Watch, Watched, quiet_for, watch_connection};
+use super::watchdog::{
+    Activity, Counted, OnWake, Watch, Watched, stuck_writing_for, watch_connection,
+};
 
 /// Which HTTP versions a connection may speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,12 +152,12 @@ impl Builders {
                 };
                 if stopping {
                     conn.as_mut().graceful_shutdown();
-                    // Bounded: one that then moves nothing for another idle
-                    // timeout (a client that never reads its response) is
-                    // dropped.
+                    // Bounded: one whose response then cannot be written for
+                    // another idle timeout (a client that never reads it) is
+                    // dropped; an answer still awaited upstream is not.
                     tokio::select! {
                         _ = conn.as_mut() => {}
-                        _ = quiet_for(&activity, idle) => {}
+                        _ = stuck_writing_for(&activity, idle) => {}
                     }
                 }
             }};

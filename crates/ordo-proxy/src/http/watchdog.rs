@@ -95,6 +95,9 @@ pub(super) enum Watch {
 pub(super) struct Activity {
     reads: AtomicU64,
     writes: AtomicU64,
+    /// The last write could not go out (the client's receive window is
+    /// full): set on a pending write, cleared by one that moves bytes.
+    write_waiting: AtomicBool,
     /// Requests handed to the service so far.
     started: AtomicU64,
     /// Requests handed to the service and not yet answered in full.
@@ -104,6 +107,20 @@ pub(super) struct Activity {
 }
 
 impl Activity {
+    /// Takes in what a write came to.
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(1..)) => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                if self.write_waiting.load(Ordering::Relaxed) {
+                    self.write_waiting.store(false, Ordering::Relaxed);
+                }
+            }
+            Poll::Pending => self.write_waiting.store(true, Ordering::Relaxed),
+            Poll::Ready(_) => {}
+        }
+    }
+
     /// Counts bytes read before the connection's I/O was [`Watched`].
     pub(super) fn count_read(&self) {
         self.reads.fetch_add(1, Ordering::Relaxed);
@@ -179,19 +196,21 @@ pub(super) async fn watch_connection(
     }
 }
 
-/// Returns once the connection has moved nothing for `idle` (looked at
-/// four times per `idle`).
-pub(super) async fn quiet_for(activity: &Activity, idle: Duration) {
+/// Returns once the connection has moved nothing for `idle` while a
+/// response waited to be written: its client does not read (looked at
+/// four times per `idle`). A connection waiting for its upstream's answer
+/// is not stuck.
+pub(super) async fn stuck_writing_for(activity: &Activity, idle: Duration) {
     let tick = (idle / 4).max(Duration::from_millis(1));
     let mut seen = activity.total();
-    let mut quiet = Duration::ZERO;
-    while quiet < idle {
+    let mut stuck = Duration::ZERO;
+    while stuck < idle {
         tokio::time::sleep(tick).await;
         let now = activity.total();
-        if now == seen {
-            quiet += tick;
+        if now == seen && activity.write_waiting.load(Ordering::Relaxed) {
+            stuck += tick;
         } else {
-            (seen, quiet) = (now, Duration::ZERO);
+            (seen, stuck) = (now, Duration::ZERO);
         }
     }
 }
@@ -341,9 +360,7 @@ impl<I: AsyncWrite> AsyncWrite for Watched<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
         let polled = this.io.poll_write(cx, buf);
-        if let Poll::Ready(Ok(1..)) = polled {
-            this.activity.writes.fetch_add(1, Ordering::Relaxed);
-        }
+        this.activity.wrote(&polled);
         polled
     }
 
@@ -376,9 +393,7 @@ impl<I: AsyncWrite> AsyncWrite for Watched<I> {
         } else {
             this.io.poll_write_vectored(cx, bufs)
         };
-        if let Poll::Ready(Ok(1..)) = polled {
-            this.activity.writes.fetch_add(1, Ordering::Relaxed);
-        }
+        this.activity.wrote(&polled);
         polled
     }
 
