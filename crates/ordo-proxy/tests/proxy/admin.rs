@@ -10,32 +10,6 @@ use tokio::net::TcpStream;
 use crate::deadline::within;
 use crate::support::*;
 
-/// The value of the first sample of `name` whose labels include every
-/// `labels` pair.
-fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let (set, value) = match rest.strip_prefix('{') {
-            Some(r) => r.split_once("} ")?,
-            None => ("", rest.strip_prefix(' ')?),
-        };
-        let all = labels
-            .iter()
-            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
-        all.then(|| value.split_whitespace().next()?.parse().ok())?
-    })
-}
-
-async fn metrics(p: &TestProxy) -> String {
-    let (s, _, body) = within(
-        "GET /metrics",
-        get(&http1_client(), &p.admin_url("/metrics").await),
-    )
-    .await;
-    assert_eq!(s, 200);
-    String::from_utf8(body.to_vec()).expect("metrics are UTF-8")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_and_live_answer_200() {
     let up = Upstream::builder().name("u").start().await;

@@ -288,24 +288,17 @@ async fn a_client_that_never_reads_its_response_is_dropped_once_idle() {
         with_listener(&up, settings)
     );
     let p = TestProxy::start(&config).await;
-    let open = async || {
-        let (_, _, body) = get(&http1_client(), &p.admin_url("/metrics").await).await;
-        let text = String::from_utf8_lossy(&body).into_owned();
-        text.lines()
-            .find(|l| l.starts_with("ordo_proxy_downstream_connections{"))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
+    let open = async || sample(&metrics(&p).await, "ordo_proxy_downstream_connections", &[]);
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .unwrap();
     assert!(
-        eventually(PATIENCE, async || open().await == 1).await,
+        eventually(PATIENCE, async || open().await == Some(1.0)).await,
         "the connection is open"
     );
     assert!(
-        eventually(PATIENCE, async || open().await == 0).await,
+        eventually(PATIENCE, async || open().await == Some(0.0)).await,
         "a client that never reads kept its connection"
     );
     drop(s);
@@ -336,25 +329,18 @@ async fn a_head_left_half_sent_after_a_request_is_cut_off_in_time() {
 async fn a_client_that_leaves_cancels_its_request_upstream() {
     let up = upstream("slow", Behaviour::Delay(Duration::from_secs(30))).await;
     let p = TestProxy::start(&simple(&[&up], "{}", "")).await;
-    let in_flight = async || {
-        let (_, _, body) = get(&http1_client(), &p.admin_url("/metrics").await).await;
-        let text = String::from_utf8_lossy(&body).into_owned();
-        text.lines()
-            .find(|l| l.starts_with("ordo_proxy_endpoint_in_flight{"))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
+    let in_flight = async || sample(&metrics(&p).await, "ordo_proxy_endpoint_in_flight", &[]);
     let mut s = TcpStream::connect(p.addr).await.unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .unwrap();
     assert!(
-        eventually(PATIENCE, async || in_flight().await == 1).await,
+        eventually(PATIENCE, async || in_flight().await == Some(1.0)).await,
         "the request reached the upstream"
     );
     drop(s);
     assert!(
-        eventually(PATIENCE, async || in_flight().await == 0).await,
+        eventually(PATIENCE, async || in_flight().await == Some(0.0)).await,
         "the request was still in flight after its client left"
     );
 }

@@ -275,3 +275,30 @@ pub async fn tcp_proxy(p: &TestProxy, name: &str, upstream: SocketAddr) -> Socke
     assert_eq!(s, http::StatusCode::CREATED, "{v}");
     v["listen"].as_str().unwrap().parse().unwrap()
 }
+
+/// The value of the first sample of `name` whose labels include every
+/// `labels` pair.
+pub fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (set, value) = match rest.strip_prefix('{') {
+            Some(r) => r.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let all = labels
+            .iter()
+            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
+        all.then(|| value.split_whitespace().next()?.parse().ok())?
+    })
+}
+
+/// The proxy's `/metrics` text.
+pub async fn metrics(p: &TestProxy) -> String {
+    let (s, _, body) = crate::deadline::within(
+        "GET /metrics",
+        get(&http1_client(), &p.admin_url("/metrics").await),
+    )
+    .await;
+    assert_eq!(s, 200);
+    String::from_utf8(body.to_vec()).expect("metrics are UTF-8")
+}
