@@ -193,6 +193,24 @@ impl Length {
 /// parsed from: `(name start, name end, value start, value end)`.
 pub(crate) type Field = (u32, u32, u32, u32);
 
+/// Records where each of `headers`, parsed from `buf`, is in it (`fields`
+/// cleared first).
+pub(crate) fn field_places(buf: &[u8], headers: &[httparse::Header<'_>], fields: &mut Vec<Field>) {
+    let base = buf.as_ptr() as usize;
+    let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+    fields.clear();
+    fields.extend(headers.iter().map(|h| {
+        let (n, v) = (at(h.name.as_bytes()), at(h.value));
+        (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
+    }));
+}
+
+/// `name`, when `raw` spells it as senders write it: lowercase, or as
+/// `title` (`Content-Length`).
+pub(crate) fn spelled(raw: &[u8], name: HeaderName, title: &[u8]) -> Option<HeaderName> {
+    (raw == title || raw == name.as_str().as_bytes()).then_some(name)
+}
+
 /// A response head's status line and length; its fields are in the
 /// [`Field`] list it was parsed with.
 #[derive(Debug)]
@@ -227,13 +245,7 @@ pub(crate) fn parse_response_head(
     if len > MAX_HEAD_BYTES {
         return Err(ProtocolError::HeadTooLarge);
     }
-    let base = buf.as_ptr() as usize;
-    let at = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
-    fields.clear();
-    fields.extend(res.headers.iter().map(|h| {
-        let (n, v) = (at(h.name.as_bytes()), at(h.value));
-        (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
-    }));
+    field_places(buf, res.headers, fields);
     Ok(Some(ParsedHead {
         len,
         code: res.code.unwrap_or(0),
@@ -338,7 +350,7 @@ fn common_name(raw: &[u8]) -> Option<HeaderName> {
         17 => (header::TRANSFER_ENCODING, b"Transfer-Encoding"),
         _ => return None,
     };
-    (raw == title || raw == name.as_str().as_bytes()).then_some(name)
+    spelled(raw, name, title)
 }
 
 /// Hop-by-hop response headers other than `Connection` and

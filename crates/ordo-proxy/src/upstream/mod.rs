@@ -54,7 +54,8 @@ use tokio::time::Instant;
 use self::body::Back;
 pub(crate) use self::chunked::{ChunkedDecoder, Decoded};
 pub(crate) use self::codec::{
-    Length, ProtocolError, chunk_size_line, fmt_u64, itoa_buf, put, tokens,
+    Field, Length, ProtocolError, chunk_size_line, field_places, fmt_u64, itoa_buf, put, spelled,
+    tokens,
 };
 use self::codec::{RequestFraming, ResponseFraming};
 use self::pool::Conn;

@@ -58,7 +58,7 @@ use self::response::After;
 use self::state::{Continue, Inner, READ_CHUNK, Reading, Shared, Upgraded};
 use super::watchdog::{Activity, ServedBody};
 use crate::reason::Reason;
-use crate::upstream::ChunkedDecoder;
+use crate::upstream::{ChunkedDecoder, Field};
 
 /// A request body the proxy left unread is read and dropped after the
 /// response, to keep the connection, up to this many bytes.
@@ -242,7 +242,7 @@ async fn next_head<I: AsyncRead + Unpin>(
     shared: &Shared<I>,
     limits: Limits,
     stop: &Stop,
-    fields: &mut Vec<(u32, u32, u32, u32)>,
+    fields: &mut Vec<Field>,
 ) -> Result<Option<RequestHead>, HeadError> {
     std::future::poll_fn(|cx| {
         let mut inner = shared.lock();

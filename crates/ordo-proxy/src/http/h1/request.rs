@@ -10,7 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Uri, Version};
 
-use crate::upstream::{Length, tokens};
+use crate::upstream::{Field, Length, field_places, spelled, tokens};
 
 /// Header slots on the stack; a listener that allows more takes them from
 /// the heap for each head.
@@ -51,10 +51,6 @@ pub(crate) enum HeadError {
     TooLarge,
 }
 
-/// Where one field is in the head: `(name start, name end, value start,
-/// value end)`.
-type Field = (u32, u32, u32, u32);
-
 /// The listener's limits on a head.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -90,12 +86,16 @@ struct Line {
 fn scan(buf: &[u8], limits: Limits, fields: &mut Vec<Field>) -> Result<Option<Line>, HeadError> {
     // Clients may send empty lines before a request (RFC 9112 §2.2);
     // httparse skips them.
+    // No more slots than the byte limit can hold fields (`a:` and a line
+    // end, 3 bytes at least): a large `max_headers` costs nothing it cannot
+    // use.
+    let wanted = limits.max_headers.min(limits.max_bytes / 3);
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_SLOTS];
     let mut heap = Vec::new();
-    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_SLOTS {
-        &mut stack[..limits.max_headers]
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if wanted <= STACK_SLOTS {
+        &mut stack[..wanted]
     } else {
-        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
+        heap.resize_with(wanted, MaybeUninit::uninit);
         &mut heap
     };
     let mut req = httparse::Request::new(&mut []);
@@ -120,11 +120,7 @@ fn scan(buf: &[u8], limits: Limits, fields: &mut Vec<Field>) -> Result<Option<Li
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Malformed("malformed request line"));
     };
-    fields.clear();
-    fields.extend(req.headers.iter().map(|h| {
-        let (n, v) = (at(h.name.as_bytes()) as u32, at(h.value) as u32);
-        (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
-    }));
+    field_places(buf, req.headers, fields);
     Ok(Some(Line {
         len,
         method: span(method.as_bytes()),
@@ -236,7 +232,7 @@ fn common_name(raw: &[u8]) -> Option<HeaderName> {
         17 => (header::TRANSFER_ENCODING, b"Transfer-Encoding"),
         _ => return None,
     };
-    (raw == title || raw == name.as_str().as_bytes()).then_some(name)
+    spelled(raw, name, title)
 }
 
 #[cfg(test)]
