@@ -79,7 +79,9 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
     let keep_alive = keep_alive && framing != Framing::Close && !status.is_informational();
     out.clear();
     status_line(out, version, status);
+    let mut dated = false;
     for (name, value) in &parts.headers {
+        dated |= name == header::DATE;
         // The framing is this hop's (a `HEAD`'s or `304`'s length stays as
         // the upstream said it); `Connection` too, except on a `101`.
         let framing_header = name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING;
@@ -90,7 +92,7 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
         }
         put(out, name.as_str().as_bytes(), value.as_bytes());
     }
-    if !parts.headers.contains_key(header::DATE) {
+    if !dated {
         put_date(out);
     }
     match framing {
