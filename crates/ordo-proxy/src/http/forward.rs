@@ -253,13 +253,14 @@ async fn forward(
     };
 
     // prepare
-    let upgrade =
-        scan.upgrade && parts.version == Version::HTTP_11 && headers::is_upgrade(&parts.headers);
-    let on_client_upgrade = if upgrade {
-        parts.extensions.remove::<OnClientUpgrade>()
-    } else {
-        None
-    };
+    // The HTTP/1 server decided whether this is an upgrade (HTTP/1.1,
+    // `Upgrade` named in `Connection`) and left the connection's hand-over
+    // in the extensions.
+    let on_client_upgrade = scan
+        .upgrade
+        .then(|| parts.extensions.remove::<OnClientUpgrade>())
+        .flatten();
+    let upgrade = on_client_upgrade.is_some();
     // A `Connection` header may name any header, even `Host`: what the
     // scan saw may be gone after the strip.
     let mut host = scan.host;
