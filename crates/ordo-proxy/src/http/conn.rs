@@ -106,8 +106,10 @@ impl Builders {
         S::Future: Send + 'static,
     {
         let (head_within, idle) = (self.first_byte_within, self.idle);
-        // Both versions and nothing said which (TLS without ALPN): the
-        // first bytes tell, HTTP/2's preface starting with `PRI `.
+        // Both versions and nothing said which (cleartext, or TLS without
+        // ALPN): the first bytes tell, HTTP/2's preface starting with `PRI `.
+        // They start the HTTP/1 server's buffer, or HTTP/2's server reads
+        // them again first (`Prefixed`).
         let mut first = BytesMut::new();
         let versions = match versions {
             Versions::Both => {

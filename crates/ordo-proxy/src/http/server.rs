@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use hyper::service::service_fn;
 use ordo_config::proxy::ListenerConfig;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -178,16 +178,9 @@ async fn accept_loop(
                 let stop = stopped.clone();
                 tokio::spawn(async move {
                     gauge.inc();
-                    // Both versions in cleartext: tell them apart here, so the
-                    // connection is served by ordo's HTTP/1 or hyper's HTTP/2 server
-                    // directly (no detection layer on every read).
-                    let versions = match versions {
-                        Versions::Both => sniff(&stream, handshake_timeout).await,
-                        v => Some(v),
-                    };
-                    if let Some(v) = versions {
-                        builders.serve(stream, v, service, stop, alive).await;
-                    }
+                    // Both versions in cleartext: `serve` tells them apart by
+                    // the first bytes, as for TLS without ALPN.
+                    builders.serve(stream, versions, service, stop, alive).await;
                     gauge.dec();
                 });
             }
@@ -216,34 +209,4 @@ async fn accept_loop(
     }
     drop(alive);
     let _ = all_closed.recv().await;
-}
-
-/// Peeks at a cleartext connection's first bytes: HTTP/2's preface starts
-/// with `PRI `, which no HTTP/1 method does. `None` when the client closes
-/// or sends nothing within `within`.
-async fn sniff(stream: &TcpStream, within: std::time::Duration) -> Option<Versions> {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut buf = [0u8; 4];
-    loop {
-        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        let seen = &buf[..n];
-        if !b"PRI ".starts_with(seen) {
-            return Some(Versions::Http1);
-        }
-        if n == 4 {
-            return Some(Versions::Http2);
-        }
-        // A prefix of `PRI ` so far: wait for the rest (rare: clients send
-        // the whole preface at once).
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-    }
 }
