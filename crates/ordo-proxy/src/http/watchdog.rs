@@ -378,10 +378,10 @@ impl<I: AsyncWrite> AsyncWrite for Watched<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        // A small response (head and body) goes out as one plain write:
-        // on Linux `writev` takes the file layer's path, measurably slower
-        // per call than the socket's `send` that a plain write takes, and
-        // copying a few hundred bytes costs less than the difference.
+        // A small vectored write (HTTP/2's frames) goes out as one plain
+        // write: on Linux `writev` takes the file layer's path, measurably
+        // slower per call than the socket's `send` that a plain write takes,
+        // and copying a few hundred bytes costs less than the difference.
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let polled = if bufs.len() > 1 && total <= COALESCE_SMALL {
             // Most responses: a buffer this small costs little to zero.
