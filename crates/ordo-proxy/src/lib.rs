@@ -24,6 +24,7 @@ mod reason;
 mod reload;
 mod route;
 mod runtime;
+mod spare_maps;
 mod tcp;
 mod upstream;
 

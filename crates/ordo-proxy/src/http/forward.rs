@@ -335,6 +335,8 @@ async fn forward(
     // Every wait inside ends by the route's deadline: each attempt's own
     // timeout is at most it, and backoff stops at it.
     let result = attempts.await;
+    // The request's head has gone out: its map serves the next request.
+    crate::spare_maps::give(std::mem::take(&mut parts.headers));
 
     // respond
     // A fault that must not touch shared state leaves the route's circuit
@@ -649,9 +651,14 @@ async fn attempts(
             Some(t) => sent.checked_add(t).map_or(deadline, |d| d.min(deadline)),
             None => deadline,
         };
-        let outcome = tokio::time::timeout_at(attempt_deadline, call)
-            .await
-            .unwrap_or(Err(AttemptResult::Timeout));
+        // Pinned where it is made: the timeout holds a reference, so the
+        // attempt's state (a few KiB) is not copied into it.
+        let outcome = {
+            let call = std::pin::pin!(call);
+            tokio::time::timeout_at(attempt_deadline, call)
+                .await
+                .unwrap_or(Err(AttemptResult::Timeout))
+        };
         let done = Instant::now();
         let rtt = done.saturating_duration_since(sent);
         let (result, resp) = match outcome {

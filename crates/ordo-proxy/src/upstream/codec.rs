@@ -281,7 +281,7 @@ impl ParsedHead {
             status,
             version,
             // One more for the `x-request-id` the proxy adds.
-            headers: HeaderMap::with_capacity(fields.len() + 1),
+            headers: crate::spare_maps::take(fields.len() + 1),
             close: false,
             keep_alive: false,
             chunked: None,

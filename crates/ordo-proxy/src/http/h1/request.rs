@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Request, Uri, Version};
 
@@ -140,7 +140,7 @@ fn build(head: &Bytes, line: &Line, fields: &[Field]) -> Result<RequestHead, Hea
         Version::HTTP_11
     };
     // Room for what the proxy adds (request id, forwarding headers).
-    let mut headers = HeaderMap::with_capacity(fields.len() + 3);
+    let mut headers = crate::spare_maps::take(fields.len() + 3);
     let mut length = Length::Absent;
     let mut chunked = None;
     let (mut close, mut keep_alive, mut upgrade_token) = (false, false, false);

@@ -92,6 +92,8 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
         }
         put(out, name.as_str().as_bytes(), value.as_bytes());
     }
+    // Written out: the map serves the next head.
+    crate::spare_maps::give(parts.headers);
     if !dated {
         put_date(out);
     }
