@@ -41,11 +41,14 @@ pub enum Reason {
     /// The request's header block is over the listener's `max_header_bytes`
     /// or `max_headers` (431).
     HeadersTooLarge,
+    /// A `CONNECT` request: ordo forwards requests, it does not open
+    /// tunnels (501).
+    ConnectNotSupported,
 }
 
 impl Reason {
     /// Every reason, for metrics.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::NoRoute,
         Reason::CircuitOpen,
         Reason::BulkheadFull,
@@ -60,6 +63,7 @@ impl Reason {
         Reason::RequestTimeout,
         Reason::BadRequest,
         Reason::HeadersTooLarge,
+        Reason::ConnectNotSupported,
     ];
 
     /// The header value.
@@ -79,6 +83,7 @@ impl Reason {
             Reason::RequestTimeout => "request-timeout",
             Reason::BadRequest => "bad-request",
             Reason::HeadersTooLarge => "request-headers-too-large",
+            Reason::ConnectNotSupported => "connect-not-supported",
         }
     }
 
@@ -92,6 +97,7 @@ impl Reason {
             Reason::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Reason::BadRequest => StatusCode::BAD_REQUEST,
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Reason::ConnectNotSupported => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -107,6 +113,7 @@ impl Reason {
                 | Reason::RequestTimeout
                 | Reason::BadRequest
                 | Reason::HeadersTooLarge
+                | Reason::ConnectNotSupported
         )
     }
 
@@ -134,6 +141,7 @@ impl Reason {
             Reason::RequestTimeout => "the request body did not arrive in time\n",
             Reason::BadRequest => "the request cannot be forwarded\n",
             Reason::HeadersTooLarge => "the request's header block is over the listener's limit\n",
+            Reason::ConnectNotSupported => "CONNECT is not supported: ordo forwards requests, it does not open tunnels\n",
         }
     }
 }

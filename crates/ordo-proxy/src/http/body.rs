@@ -172,6 +172,16 @@ impl ResponseBody {
         }
     }
 
+    /// The length of a body ordo made whole (its own answer, a fallback, a
+    /// fault's), which an answer to `HEAD` declares without sending it;
+    /// `None` for a body that streams.
+    pub(crate) fn whole_length(&self) -> Option<u64> {
+        match self {
+            ResponseBody::Full { data } => Some(data.as_ref().map_or(0, |d| d.len() as u64)),
+            _ => None,
+        }
+    }
+
     /// An upstream's body, holding `hold` until its last byte.
     pub(crate) fn upstream(received: Received, hold: Hold) -> Self {
         match received {

@@ -113,13 +113,23 @@ pub(crate) async fn handle(
     let request_id = listener
         .is_none_or(|l| l.generate_request_id)
         .then(|| headers::request_id(&mut parts.headers, scan, &shared.rng));
-    let route = listener.and_then(|l| l.route(&parts).map(|r| (l, r)));
-    let Some((listener, route)) = route else {
-        let mut resp = shared.generated(Reason::NoRoute);
-        if let Some(id) = request_id {
-            resp.headers_mut().insert(REQUEST_ID, id.into_value());
+    // A tunnel is not a request to forward: refused before any route.
+    let route = if parts.method == Method::CONNECT {
+        Err(Reason::ConnectNotSupported)
+    } else {
+        listener
+            .and_then(|l| l.route(&parts).map(|r| (l, r)))
+            .ok_or(Reason::NoRoute)
+    };
+    let (listener, route) = match route {
+        Ok(found) => found,
+        Err(reason) => {
+            let mut resp = shared.generated(reason);
+            if let Some(id) = request_id {
+                resp.headers_mut().insert(REQUEST_ID, id.into_value());
+            }
+            return resp;
         }
-        return resp;
     };
     let method = listener.access_log.then(|| parts.method.clone());
     // Without ids of its own, the access log names the client's.

@@ -167,6 +167,69 @@ async fn a_head_response_keeps_its_length_and_sends_no_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordos_own_answer_to_head_declares_its_length_and_sends_no_body() {
+    let up = upstream("u", Behaviour::Echo).await;
+    // Only `/only` has a route: ordo answers anything else by itself.
+    let config = format!(
+        "listeners:
+  - name: edge
+    address: 127.0.0.1:0
+    routes:
+      - name: only
+        match: {{ path: {{ exact: /only }} }}
+        cluster: c
+clusters:
+  - name: c
+    endpoints: [ {{ address: {} }} ]
+",
+        up.addr()
+    );
+    let p = TestProxy::start(&config).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"HEAD / HTTP/1.1\r\nhost: x\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    within("HEAD to ordo", s.read_to_string(&mut raw))
+        .await
+        .unwrap();
+    let message = "no route of this listener matches the request\n";
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 404"), "{raw}");
+    assert!(head.contains("x-ordo-reason: no-route"), "{raw}");
+    assert!(
+        head.contains(&format!("content-length: {}", message.len())),
+        "the length a GET would get: {raw}"
+    );
+    // The next answer starts right after the head: no body came between.
+    assert!(rest.starts_with("HTTP/1.1 404"), "{raw}");
+    assert!(rest.ends_with(message), "{raw}");
+    assert_eq!(up.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_request_is_refused_and_the_connection_kept() {
+    let (up, p) = echo_proxy().await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = within("CONNECT", read_until(&mut s, "tunnels\n")).await;
+    assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+    assert!(
+        answer.contains("x-ordo-reason: connect-not-supported"),
+        "{answer}"
+    );
+    assert_eq!(up.hits(), 0, "nothing reaches the upstream");
+    s.write_all(b"GET /after HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let next = within("GET after CONNECT", read_until(&mut s, "}")).await;
+    assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+    assert_eq!(echoes(&next)[0].path, "/after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heads_that_could_smuggle_a_request_are_refused_with_the_reason() {
     let (up, p) = echo_proxy().await;
     let cases: [(&str, &[u8]); 3] = [
