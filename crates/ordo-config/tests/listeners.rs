@@ -149,6 +149,20 @@ proxy.yaml:6:5: listeners[0].header_read_timeout: must be more than zero"
 }
 
 #[test]
+fn the_header_block_limit_has_a_ceiling() {
+    let text = with_route("").replace(
+        "    routes:",
+        "    max_header_bytes: 4294967295\n    routes:",
+    );
+    assert_eq!(
+        errors(&text),
+        "proxy.yaml:4:5: listeners[0].max_header_bytes: 4294967295 is above the maximum 8388608 (8 MiB)"
+    );
+    let text = with_route("").replace("    routes:", "    max_header_bytes: 8388608\n    routes:");
+    assert_eq!(parses(&text).listeners[0].max_header_bytes, 8_388_608);
+}
+
+#[test]
 fn a_listener_speaks_at_least_one_protocol() {
     let text = with_route("").replace("    routes:", "    protocols: []\n    routes:");
     assert_eq!(

@@ -32,6 +32,9 @@ use crate::Duration;
 use crate::fault::FaultsConfig;
 use crate::validate::Problems;
 
+/// The most a listener's `max_header_bytes` may be (8 MiB).
+const MAX_HEADER_BYTES: u32 = 8 << 20;
+
 /// A whole proxy: what it listens on, where it sends requests, how it
 /// reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -109,7 +112,8 @@ pub struct ListenerConfig {
     #[serde(default = "defaults::idle_timeout")]
     pub idle_timeout: Duration,
     /// Largest request header block in bytes; larger ones get `431`.
-    /// Default 65536, at least 8192.
+    /// Default 65536, at least 8192, at most 8388608 (8 MiB: a connection
+    /// may buffer this much before its head is whole).
     #[serde(default = "defaults::max_header_bytes")]
     pub max_header_bytes: u32,
     /// Most request headers; more get `431`. Default 100.
@@ -252,6 +256,14 @@ impl ProxyConfig {
                     p.push(
                         "max_header_bytes",
                         format!("{} is below the minimum 8192", l.max_header_bytes),
+                    );
+                } else if l.max_header_bytes > MAX_HEADER_BYTES {
+                    p.push(
+                        "max_header_bytes",
+                        format!(
+                            "{} is above the maximum {MAX_HEADER_BYTES} (8 MiB)",
+                            l.max_header_bytes
+                        ),
                     );
                 }
                 if l.max_request_body == Some(0) {
