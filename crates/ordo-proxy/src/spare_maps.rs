@@ -4,10 +4,11 @@
 //! head and the upstream's response head. Each is two allocations (its
 //! index table and its entries), freed again a few microseconds later. A
 //! map that has served is emptied and left with the worker thread instead,
-//! and the next head on that thread is parsed into it: the allocator is
-//! not asked at all while the spares last. Only maps of a usual size are
-//! kept ([`MAX_KEPT_CAPACITY`]), and at most [`MAX_SPARE`] of them, so a
-//! burst of large heads does not stay behind as memory.
+//! and the next head on that thread is parsed into it: while the spares
+//! last, a head of a usual size costs the allocator nothing for its map.
+//! Only maps of a usual size are kept ([`MAX_KEPT_CAPACITY`] headers and
+//! values, counting repeated names), and at most [`MAX_SPARE`] of them, so
+//! a burst of large heads does not stay behind as memory.
 
 use std::cell::RefCell;
 
@@ -16,8 +17,8 @@ use http::HeaderMap;
 /// Maps a worker thread keeps.
 const MAX_SPARE: usize = 64;
 
-/// The largest map kept, in headers: one grown by an unusually large head
-/// is let go.
+/// The largest map kept, in headers (and in values, which count a name's
+/// repeats): one grown by an unusually large head is let go.
 const MAX_KEPT_CAPACITY: usize = 48;
 
 thread_local! {
@@ -43,7 +44,9 @@ pub(crate) fn take(capacity: usize) -> HeaderMap {
 #[inline]
 pub(crate) fn give(mut map: HeaderMap) {
     let capacity = map.capacity();
-    if capacity == 0 || capacity > MAX_KEPT_CAPACITY {
+    // `len` counts every value: a name repeated many times grows the map's
+    // second vector, which `capacity` does not show.
+    if capacity == 0 || capacity > MAX_KEPT_CAPACITY || map.len() > MAX_KEPT_CAPACITY {
         return;
     }
     map.clear();
@@ -59,7 +62,7 @@ pub(crate) fn give(mut map: HeaderMap) {
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;
-    use http::header::HOST;
+    use http::header::{HOST, VIA};
 
     use super::*;
 
@@ -70,12 +73,32 @@ mod tests {
     #[test]
     fn a_given_map_comes_back_empty_with_room() {
         let mut map = take(4);
+        let room = map.capacity();
         map.insert(HOST, HeaderValue::from_static("a"));
+        map.append(VIA, HeaderValue::from_static("1.1 a"));
+        map.append(VIA, HeaderValue::from_static("1.1 b"));
         give(map);
         assert_eq!(spare(), 1);
-        let again = take(10);
+        let again = take(3);
         assert!(again.is_empty(), "what it held is gone");
-        assert!(again.capacity() >= 10, "and it has the room asked for");
+        assert_eq!(again.capacity(), room, "the same map, not a new one");
+        assert_eq!(spare(), 0);
+        give(again);
+        let bigger = take(room * 2);
+        assert!(
+            bigger.capacity() >= room * 2,
+            "a spare grows to the room asked for"
+        );
+    }
+
+    #[test]
+    fn a_map_holding_many_values_of_one_name_is_not_kept() {
+        let mut map = take(4);
+        for _ in 0..=MAX_KEPT_CAPACITY {
+            map.append(VIA, HeaderValue::from_static("1.1 a"));
+        }
+        assert!(map.capacity() <= MAX_KEPT_CAPACITY, "one name: few entries");
+        give(map);
         assert_eq!(spare(), 0);
     }
 
