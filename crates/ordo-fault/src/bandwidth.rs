@@ -40,6 +40,11 @@ impl<B> Throttled<B> {
             wait: None,
         }
     }
+
+    /// The body being slowed down.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
 }
 
 impl<B> Body for Throttled<B>

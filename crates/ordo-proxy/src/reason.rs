@@ -103,7 +103,7 @@ impl Reason {
     }
 
     /// Whether the client caused it (no route, a bad or slow request, a
-    /// body too large): such answers are never replaced by a route's
+    /// body or header block too large, a `CONNECT`): such answers are never replaced by a route's
     /// fallback, which stands in for a failing upstream.
     pub const fn is_client_side(self) -> bool {
         matches!(
@@ -141,7 +141,9 @@ impl Reason {
             Reason::RequestTimeout => "the request body did not arrive in time\n",
             Reason::BadRequest => "the request cannot be forwarded\n",
             Reason::HeadersTooLarge => "the request's header block is over the listener's limit\n",
-            Reason::ConnectNotSupported => "CONNECT is not supported: ordo forwards requests, it does not open tunnels\n",
+            Reason::ConnectNotSupported => {
+                "CONNECT is not supported: ordo forwards requests, not tunnels\n"
+            }
         }
     }
 }

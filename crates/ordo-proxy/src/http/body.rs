@@ -173,12 +173,13 @@ impl ResponseBody {
     }
 
     /// The length of a body ordo made whole (its own answer, a fallback, a
-    /// fault's), which an answer to `HEAD` declares without sending it;
-    /// `None` for a body that streams.
+    /// fault's, slowed down or not), which an answer to `HEAD` declares
+    /// without sending it; `None` for a body that streams.
     pub(crate) fn whole_length(&self) -> Option<u64> {
         match self {
             ResponseBody::Full { data } => Some(data.as_ref().map_or(0, |d| d.len() as u64)),
-            _ => None,
+            ResponseBody::Throttled { inner } => inner.get_ref().whole_length(),
+            ResponseBody::Http1 { .. } | ResponseBody::Http2 { .. } => None,
         }
     }
 

@@ -108,6 +108,7 @@ pub(crate) async fn handle(
     let start = Instant::now();
     let runtime = shared.runtime.load_full();
     let (mut parts, body) = req.into_parts();
+    let head = parts.method == Method::HEAD;
     let listener = runtime.listener(&conn.listener);
     let scan = Scan::of(&parts.headers);
     let request_id = listener
@@ -127,6 +128,9 @@ pub(crate) async fn handle(
             let mut resp = shared.generated(reason);
             if let Some(id) = request_id {
                 resp.headers_mut().insert(REQUEST_ID, id.into_value());
+            }
+            if head {
+                without_body(&mut resp);
             }
             return resp;
         }
@@ -184,7 +188,33 @@ pub(crate) async fn handle(
     if let Some(id) = request_id {
         resp.headers_mut().insert(REQUEST_ID, id.into_value());
     }
+    if head {
+        without_body(&mut resp);
+    }
     resp
+}
+
+/// Makes a response ordo wrote whole (its own answer, a fallback, a
+/// fault's) fit a `HEAD`: the body goes, and `content-length` says how long
+/// it would have been, as an upstream's answer does. Both protocols' writers
+/// then send the head alone. A streamed body (an upstream's) is left as it
+/// is: its framing is the upstream's.
+fn without_body(resp: &mut Response<ResponseBody>) {
+    let status = resp.status();
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        // No body, and so no length, belongs to these.
+        return;
+    }
+    let Some(n) = resp.body().whole_length() else {
+        return;
+    };
+    resp.headers_mut()
+        .entry(header::CONTENT_LENGTH)
+        .or_insert_with(|| HeaderValue::from(n));
+    *resp.body_mut() = ResponseBody::full(Bytes::new());
 }
 
 /// What the access log says about a forwarded request.

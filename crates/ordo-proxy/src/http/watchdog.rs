@@ -290,13 +290,6 @@ pin_project! {
     }
 }
 
-impl ServedBody {
-    /// See [`ResponseBody::whole_length`].
-    pub(crate) fn whole_length(&self) -> Option<u64> {
-        self.inner.whole_length()
-    }
-}
-
 impl Body for ServedBody {
     type Data = Bytes;
     type Error = BodyError;

@@ -105,6 +105,35 @@ async fn a_listener_speaks_only_the_versions_it_allows() {
     assert_eq!(s, 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordos_own_answer_to_an_http2_head_declares_its_length_and_sends_no_data() {
+    let up = Upstream::builder().name("u").start().await;
+    let only = config(&up, "", "").replace(
+        "      - name: all\n",
+        "      - name: all\n        match: { path: { exact: /only } }\n",
+    );
+    let p = TestProxy::start(&only).await;
+    let client = http2_client();
+    let head = Request::head(p.url("/elsewhere"))
+        .body(Default::default())
+        .expect("request");
+    // A DATA frame on an answer to HEAD is a protocol error the client
+    // would report here.
+    let (status, headers, body) = within("h2c HEAD", try_send(&client, head))
+        .await
+        .expect("HEAD answered cleanly");
+    assert_eq!(status, 404);
+    assert_eq!(headers["x-ordo-reason"], "no-route");
+    assert!(body.is_empty());
+    let (_, _, get_body) = within("h2c GET", get(&client, &p.url("/elsewhere"))).await;
+    assert_eq!(
+        headers["content-length"],
+        get_body.len().to_string().as_str(),
+        "the length a GET gets"
+    );
+    assert_eq!(up.hits(), 0);
+}
+
 /// A self-signed certificate for `localhost`, its PEM files in a fresh
 /// folder, and a client config that trusts it.
 struct Cert {

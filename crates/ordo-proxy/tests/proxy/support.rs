@@ -12,7 +12,7 @@ use ordo_config::proxy::ProxyConfig;
 use ordo_proxy::{Proxy, ProxyOptions};
 
 pub use ordo_test_support::client::{
-    TestClient, get, http1_client, http2_client, raw_exchange, send, try_get,
+    TestClient, get, http1_client, http2_client, raw_exchange, send, try_get, try_send,
 };
 pub use ordo_test_support::upstream::{Behaviour, Upstream};
 

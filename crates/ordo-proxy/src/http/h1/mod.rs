@@ -24,10 +24,10 @@
 //! `Expect: 100-continue` is first read. A request body the proxy did not
 //! read (a `413`, a route that answers itself) is read and dropped after
 //! the response when it is small (64 KiB at most); otherwise, and when the
-//! client asked for it or the listener stops, the connection closes after
-//! the response. A client that closes its connection while its request is
-//! in flight cancels the request (its upstream attempt included), as with
-//! hyper.
+//! client asked for it, the request was a refused `CONNECT` or the listener
+//! stops, the connection closes after the response. A client that closes
+//! its connection while its request is in flight cancels the request (its
+//! upstream attempt included), as with hyper.
 
 mod body;
 mod request;
@@ -165,6 +165,9 @@ async fn run<I, S>(
             upgrade,
         } = head;
         let head_only = parts.method == Method::HEAD;
+        // What follows a `CONNECT` was meant for a tunnel, not read as the
+        // next request: it is refused, and the connection closed after.
+        let close = close || parts.method == Method::CONNECT;
         let body = {
             let mut inner = shared.lock();
             inner.body = match framing {

@@ -77,13 +77,6 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
         Framing::Close
     };
     let keep_alive = keep_alive && framing != Framing::Close && !status.is_informational();
-    // An answer to `HEAD` that ordo made says how long the body it leaves
-    // out is, as an upstream's does.
-    let head_length = if head_only && !parts.headers.contains_key(header::CONTENT_LENGTH) {
-        body.whole_length()
-    } else {
-        None
-    };
     out.clear();
     status_line(out, version, status);
     let mut dated = false;
@@ -103,10 +96,6 @@ pub(super) async fn write<I: AsyncRead + AsyncWrite + Unpin>(
     crate::spare_maps::give(parts.headers);
     if !dated {
         put_date(out);
-    }
-    if let Some(n) = head_length {
-        let mut digits = itoa_buf();
-        put(out, b"content-length", fmt_u64(n, &mut digits));
     }
     match framing {
         Framing::Length(n) => {
