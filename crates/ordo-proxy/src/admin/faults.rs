@@ -147,6 +147,31 @@ fn not_found(id: &str) -> Response {
     )
 }
 
+/// The answer to an add whose fault was removed again before it could be
+/// shown: a halt (most likely), a `DELETE` or a remove-all came in
+/// between. Not `201`, since the fault is not active, and not `404`, which
+/// would say the client asked about a fault that never was.
+fn gone_at_once(p: &Proxy, id: &str) -> Response {
+    match p.faults().halted() {
+        Some(h) => error(
+            StatusCode::LOCKED,
+            format!(
+                "fault `{id}` was added, then removed at once by a halt: {}",
+                h.refusal("fault")
+            ),
+            Vec::new(),
+        ),
+        None => error(
+            StatusCode::CONFLICT,
+            format!(
+                "fault `{id}` was added, then removed at once (a `DELETE` or a remove-all came \
+                 in between); it is not active"
+            ),
+            Vec::new(),
+        ),
+    }
+}
+
 async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
     let Some(p) = p.upgrade() else { return gone() };
     let spec = match FaultSpec::from_json(&body) {
@@ -163,7 +188,6 @@ async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
     match p.faults().add(spec, problems) {
         Ok(lease) => {
             let id = lease.id().to_owned();
-            // (Added and gone at once: a halt can come in between.)
             match show(&p, &id) {
                 Some(v) => (
                     StatusCode::CREATED,
@@ -171,7 +195,7 @@ async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
                     Json(v),
                 )
                     .into_response(),
-                None => not_found(&id),
+                None => gone_at_once(&p, &id),
             }
         }
         Err(AddFaultError::Invalid(problems)) => error(
