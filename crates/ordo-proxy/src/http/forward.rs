@@ -125,6 +125,8 @@ pub(crate) async fn handle(
     let (listener, route) = match route {
         Ok(found) => found,
         Err(reason) => {
+            // Not forwarded: the client's header map serves the next head.
+            crate::spare_maps::give(std::mem::take(&mut parts.headers));
             let mut resp = shared.generated(reason);
             if let Some(id) = request_id {
                 resp.headers_mut().insert(REQUEST_ID, id.into_value());
