@@ -124,7 +124,14 @@ impl<T> Lease<T> {
         }
     }
 
-    fn info(&self, now: Instant) -> LeaseInfo {
+    /// Whether it was removed (by a remove, a clear or a reload), as
+    /// opposed to expired.
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Its state at `now`.
+    pub fn info(&self, now: Instant) -> LeaseInfo {
         LeaseInfo {
             id: self.id.to_string(),
             age: now.saturating_duration_since(self.added),

@@ -3,7 +3,7 @@
 //! | method and path | does |
 //! |---|---|
 //! | `GET /faults` | every active fault, with its spec, expiry, lease and counts |
-//! | `POST /faults` | adds the fault in the JSON body (a fault spec): `201` and the fault, `400` with every problem, or `423` while halted |
+//! | `POST /faults` | adds the fault in the JSON body: `201` and the fault; `400`, `409`, `413`, `423`, `429` (`docs/fault-injection.md`) |
 //! | `GET /faults/{id}` | one fault |
 //! | `DELETE /faults/{id}` | removes it: `204`, or `404` |
 //! | `POST /faults/{id}/renew` | renews its lease: `200`, `404`, or `409` when it has none |
@@ -24,12 +24,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use ordo_config::fault::FaultSpec;
-use ordo_fault::{AddError, LeaseInfo};
+use ordo_fault::{AddError, Lease};
 use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{Proxied, gone};
-use crate::fault::AddFaultError;
+use crate::fault::{AddFaultError, Fault};
 use crate::proxy::Proxy;
 
 /// Largest fault spec accepted, in bytes.
@@ -93,11 +93,12 @@ fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }
 
-fn view(p: &Proxy, info: LeaseInfo) -> Option<FaultView> {
-    let lease = p.faults().leases.get(&info.id, Instant::now())?;
+/// `lease` as the API shows it at `now`.
+fn view(lease: &Lease<Fault>, now: Instant) -> FaultView {
+    let info = lease.info(now);
     let mut spec = lease.value().spec.clone();
     spec.id = Some(info.id.clone());
-    Some(FaultView {
+    FaultView {
         id: info.id,
         spec,
         declared: info.declared,
@@ -107,7 +108,7 @@ fn view(p: &Proxy, info: LeaseInfo) -> Option<FaultView> {
         lease_left_ms: info.lease_left.map(ms),
         active: info.active,
         injected: info.injected,
-    })
+    }
 }
 
 async fn list(axum::extract::State(p): Proxied) -> Response {
@@ -116,19 +117,18 @@ async fn list(axum::extract::State(p): Proxied) -> Response {
     let all: Vec<FaultView> = p
         .faults()
         .leases
-        .list(now)
-        .into_iter()
-        .filter_map(|i| view(&p, i))
+        .current()
+        .iter()
+        .filter(|l| l.is_live(now))
+        .map(|l| view(l, now))
         .collect();
     Json(all).into_response()
 }
 
 /// The live fault `id` as the API shows it.
 fn show(p: &Proxy, id: &str) -> Option<FaultView> {
-    p.faults()
-        .leases
-        .info(id, Instant::now())
-        .and_then(|i| view(p, i))
+    let now = Instant::now();
+    p.faults().leases.get(id, now).map(|l| view(&l, now))
 }
 
 async fn one(axum::extract::State(p): Proxied, Path(id): Path<String>) -> Response {
@@ -147,11 +147,23 @@ fn not_found(id: &str) -> Response {
     )
 }
 
-/// The answer to an add whose fault was removed again before it could be
-/// shown: a halt (most likely), a `DELETE` or a remove-all came in
-/// between. Not `201`, since the fault is not active, and not `404`, which
-/// would say the client asked about a fault that never was.
-fn gone_at_once(p: &Proxy, id: &str) -> Response {
+/// The answer to an add whose fault no longer applies by the time it is
+/// answered: a halt (most likely), a `DELETE` or a remove-all came in
+/// between, or its `ttl` or `lease` was shorter than the time to answer.
+/// Not `201`, since the fault is not active, and not `404`, which would say
+/// the client asked about a fault that never was.
+fn gone_at_once(p: &Proxy, lease: &Lease<Fault>) -> Response {
+    let id = lease.id();
+    if !lease.is_removed() {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "fault `{id}` was added and expired before this answer: its ttl or lease is \
+                 shorter than the time to answer"
+            ),
+            Vec::new(),
+        );
+    }
     match p.faults().halted() {
         Some(h) => error(
             StatusCode::LOCKED,
@@ -164,8 +176,8 @@ fn gone_at_once(p: &Proxy, id: &str) -> Response {
         None => error(
             StatusCode::CONFLICT,
             format!(
-                "fault `{id}` was added, then removed at once (a `DELETE` or a remove-all came \
-                 in between); it is not active"
+                "fault `{id}` was added, then removed at once (a `DELETE`, a remove-all, or \
+                 a halt since lifted, came in between); it is not active"
             ),
             Vec::new(),
         ),
@@ -187,16 +199,18 @@ async fn add(axum::extract::State(p): Proxied, body: Bytes) -> Response {
     let problems = p.runtime().config().fault_problems(&spec);
     match p.faults().add(spec, problems) {
         Ok(lease) => {
-            let id = lease.id().to_owned();
-            match show(&p, &id) {
-                Some(v) => (
-                    StatusCode::CREATED,
-                    [(header::LOCATION, format!("/faults/{id}"))],
-                    Json(v),
-                )
-                    .into_response(),
-                None => gone_at_once(&p, &id),
+            // Shown from the lease added, not looked up by id: another
+            // client may have removed it and added one of the same id since.
+            let now = Instant::now();
+            if !lease.is_live(now) {
+                return gone_at_once(&p, &lease);
             }
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/faults/{}", lease.id()))],
+                Json(view(&lease, now)),
+            )
+                .into_response()
         }
         Err(AddFaultError::Invalid(problems)) => error(
             StatusCode::BAD_REQUEST,
