@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Duration;
 use crate::proxy::HeaderMatch;
-use crate::proxy::{check_name, http_token};
+use crate::proxy::{check_name, http_token, proxy_owned_header};
 use crate::validate::Problems;
 
 /// Longest id, scenario name and header value a fault spec may hold.
@@ -147,7 +147,9 @@ pub struct AbortSpec {
     /// The answer's body (with `status`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// The answer's headers (with `status`).
+    /// The answer's headers (with `status`); not the framing and
+    /// hop-by-hop ones (`content-length`, `transfer-encoding`,
+    /// `connection`, ...), which the proxy writes for each answer.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// The connection to the upstream breaks before an answer, as when the
@@ -430,12 +432,20 @@ impl AbortSpec {
             p.check(b.len() <= MAX_BODY, "body", || {
                 format!("{} bytes is over the limit of {MAX_BODY}", b.len())
             });
+            if let Some(s @ (204 | 304)) = self.status {
+                p.check(b.is_empty(), "body", || format!("a {s} answer has no body"));
+            }
         }
         for (name, value) in &self.headers {
             p.check(
                 http_token(name) && name.len() <= MAX_NAME,
                 &format!("headers.{name}"),
                 || "not a valid header name".to_owned(),
+            );
+            p.check(
+                !proxy_owned_header(name),
+                &format!("headers.{name}"),
+                || format!("`{name}` is written by the proxy for each answer; it cannot be set"),
             );
             p.check(
                 value.len() <= 4096

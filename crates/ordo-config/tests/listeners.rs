@@ -156,7 +156,8 @@ fn the_header_block_limit_has_a_ceiling() {
     );
     assert_eq!(
         errors(&text),
-        "proxy.yaml:4:5: listeners[0].max_header_bytes: 4294967295 is above the maximum 8388608 (8 MiB)"
+        "proxy.yaml:4:5: listeners[0].max_header_bytes: \
+         4294967295 is above the maximum 8388608 (8 MiB)"
     );
     let text = with_route("").replace("    routes:", "    max_header_bytes: 8388608\n    routes:");
     assert_eq!(parses(&text).listeners[0].max_header_bytes, 8_388_608);

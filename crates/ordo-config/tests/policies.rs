@@ -262,6 +262,19 @@ proxy.yaml:11:15: listeners[0].routes[0].policy.fallback.headers.x-note: the val
 }
 
 #[test]
+fn a_fallback_cannot_set_its_framing_or_a_body_where_none_belongs() {
+    assert_eq!(
+        errors(&policy(
+            "fallback:\n  status: 304\n  body: stale\n  headers:\n    Transfer-Encoding: chunked\n    connection: close\n    retry-after: \"5\""
+        )),
+        "\
+proxy.yaml:10:13: listeners[0].routes[0].policy.fallback.body: a 304 answer has no body
+proxy.yaml:12:15: listeners[0].routes[0].policy.fallback.headers.Transfer-Encoding: `Transfer-Encoding` is written by the proxy for each answer; it cannot be set
+proxy.yaml:13:15: listeners[0].routes[0].policy.fallback.headers.connection: `connection` is written by the proxy for each answer; it cannot be set"
+    );
+}
+
+#[test]
 fn a_fallback_header_given_twice_is_refused() {
     assert_eq!(
         error("fallback:\n  headers:\n    retry-after: \"5\"\n    retry-after: \"10\""),

@@ -14,11 +14,11 @@ pub use cluster::{
     ClusterConfig, EndpointConfig, HealthCheckConfig, LoadBalancer, OutlierConfig, PoolConfig,
     SuccessRateConfig, UpstreamProtocol,
 };
-pub(crate) use policy::http_token;
 pub use policy::{
     BackoffConfig, BudgetConfig, BulkheadConfig, CircuitBreakerConfig, FallbackConfig,
     LimitAlgorithm, LimitConfig, PolicyConfig, RetryConfig, RetryOn, SlowCallConfig, WindowConfig,
 };
+pub(crate) use policy::{http_token, proxy_owned_header};
 pub use route::{HeaderMatch, PathMatch, RouteConfig, RouteMatch, WeightedCluster};
 pub use tcp::{TOXIC_TYPES, TcpProxyConfig, ToxicSpec};
 

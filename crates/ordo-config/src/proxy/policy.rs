@@ -316,7 +316,10 @@ pub struct FallbackConfig {
     /// Status code. Default 200.
     #[serde(default = "defaults::fallback_status")]
     pub status: u16,
-    /// Response headers.
+    /// Response headers. Not the framing and hop-by-hop ones
+    /// (`content-length`, `transfer-encoding`, `connection`, `keep-alive`,
+    /// `proxy-connection`, `te`, `trailer`, `upgrade`): the proxy writes
+    /// those for each answer.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Response body. Default empty; at most 1 MiB.
@@ -469,9 +472,17 @@ impl PolicyConfig {
                     format!("{} is not a status from 200 to 599", f.status)
                 });
                 p.check(f.body.len() <= 1 << 20, "body", || "is over 1 MiB".into());
+                p.check(
+                    f.body.is_empty() || !matches!(f.status, 204 | 304),
+                    "body",
+                    || format!("a {} answer has no body", f.status),
+                );
                 for (k, v) in &f.headers {
                     p.check(http_token(k), &format!("headers.{k}"), || {
                         format!("`{k}` is not a header name")
+                    });
+                    p.check(!proxy_owned_header(k), &format!("headers.{k}"), || {
+                        format!("`{k}` is written by the proxy for each answer; it cannot be set")
                     });
                     p.check(
                         v.bytes()
@@ -487,6 +498,23 @@ impl PolicyConfig {
 
 /// The shortest span the resilience policies measure.
 const MILLI: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Whether `name` is a header the proxy writes itself on every answer
+/// (the body's framing) or that belongs to one hop only: a canned answer
+/// (a fallback, a fault's abort) may not set it.
+pub(crate) fn proxy_owned_header(name: &str) -> bool {
+    const OWNED: [&str; 8] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    OWNED.iter().any(|o| o.eq_ignore_ascii_case(name))
+}
 
 pub(crate) fn http_token(s: &str) -> bool {
     !s.is_empty()

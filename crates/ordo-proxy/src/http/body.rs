@@ -174,7 +174,8 @@ impl ResponseBody {
 
     /// The length of a body ordo made whole (its own answer, a fallback, a
     /// fault's, slowed down or not), which an answer to `HEAD` declares
-    /// without sending it; `None` for a body that streams.
+    /// without sending it; `None` for a body that streams. Asked before
+    /// the body is first polled (a whole body once sent reports 0).
     pub(crate) fn whole_length(&self) -> Option<u64> {
         match self {
             ResponseBody::Full { data } => Some(data.as_ref().map_or(0, |d| d.len() as u64)),

@@ -202,20 +202,18 @@ pub(crate) async fn handle(
 /// then send the head alone. A streamed body (an upstream's) is left as it
 /// is: its framing is the upstream's.
 fn without_body(resp: &mut Response<ResponseBody>) {
-    let status = resp.status();
-    if status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        // No body, and so no length, belongs to these.
-        return;
-    }
     let Some(n) = resp.body().whole_length() else {
         return;
     };
-    resp.headers_mut()
-        .entry(header::CONTENT_LENGTH)
-        .or_insert_with(|| HeaderValue::from(n));
+    let status = resp.status();
+    // No length belongs to these (nor a body, whatever was configured).
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if !bodiless {
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
     *resp.body_mut() = ResponseBody::full(Bytes::new());
 }
 

@@ -191,6 +191,24 @@ async fn bad_specs_are_refused_with_every_problem_named() {
     let text = v.to_string();
     assert!(text.contains("no cluster is named `nope`"), "{text}");
     assert!(text.contains("max_ttl"), "{text}");
+    // A canned answer cannot set its own framing, nor a body where none
+    // belongs.
+    let (s, v) = admin_json(
+        &p,
+        Method::POST,
+        "/faults",
+        Some(json!({"abort": {"status": 204, "body": "x",
+                              "headers": {"Content-Length": "9", "x-ok": "1"}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let text = v.to_string();
+    assert!(text.contains("a 204 answer has no body"), "{text}");
+    assert!(
+        text.contains("`Content-Length` is written by the proxy"),
+        "{text}"
+    );
+    assert!(!text.contains("x-ok"), "{text}");
     // An unknown field and a wrong type name their place.
     let (s, v) = admin_json(
         &p,
