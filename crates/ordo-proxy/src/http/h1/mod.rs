@@ -25,7 +25,9 @@
 //! read (a `413`, a route that answers itself) is read and dropped after
 //! the response when it is small (64 KiB at most); otherwise, and when the
 //! client asked for it, the request was a refused `CONNECT` or the listener
-//! stops, the connection closes after the response. A client that closes
+//! stops, the connection closes after the response (what the client still
+//! sends is then read and dropped for a moment, so that a reset does not
+//! take the answer with it). A client that closes
 //! its connection while its request is in flight cancels the request (its
 //! upstream attempt included), as with hyper.
 
@@ -63,6 +65,11 @@ use crate::upstream::{ChunkedDecoder, Field};
 /// A request body the proxy left unread is read and dropped after the
 /// response, to keep the connection, up to this many bytes.
 const DRAIN_MAX: u64 = 64 * 1024;
+
+/// Most read and dropped after a close that left bytes unread (see
+/// [`linger`]), and for how long at most.
+const LINGER_MAX: usize = 64 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 pin_project! {
     /// A client connection being served; ends when the connection does.
@@ -140,6 +147,8 @@ async fn run<I, S>(
 {
     let mut fields = Vec::new();
     let mut out = Vec::with_capacity(512);
+    // Whether the client may still be sending when the connection closes.
+    let mut unread = false;
     loop {
         let head = match next_head(&shared, limits, &stop, &mut fields).await {
             Ok(Some(head)) => head,
@@ -154,6 +163,7 @@ async fn run<I, S>(
                 };
                 response::refuse(&mut out, reason);
                 let _ = response::write_all(&shared, &out).await;
+                unread = true;
                 break;
             }
         };
@@ -167,7 +177,9 @@ async fn run<I, S>(
         let head_only = parts.method == Method::HEAD;
         // What follows a `CONNECT` was meant for a tunnel, not read as the
         // next request: it is refused, and the connection closed after.
-        let close = close || parts.method == Method::CONNECT;
+        let connect = parts.method == Method::CONNECT;
+        let close = close || connect;
+        unread |= connect;
         let body = {
             let mut inner = shared.lock();
             inner.body = match framing {
@@ -217,7 +229,10 @@ async fn run<I, S>(
         .await;
         match after {
             After::KeepAlive => {}
-            After::Close => break,
+            After::Close => {
+                unread |= !matches!(shared.lock().body, Reading::Done);
+                break;
+            }
             After::Upgrade => {
                 if let Some(tx) = upgraded {
                     let tunnel: Box<dyn Tunnel> = Box::new(Upgraded(shared.clone()));
@@ -228,6 +243,7 @@ async fn run<I, S>(
         }
         let read_whole = matches!(shared.lock().body, Reading::Done);
         if !read_whole && !drain(&shared, &stop).await {
+            unread = true;
             break;
         }
         if !shared.lock().buf.is_empty() {
@@ -237,6 +253,30 @@ async fn run<I, S>(
         }
     }
     let _ = std::future::poll_fn(|cx| Pin::new(&mut shared.lock().io).poll_shutdown(cx)).await;
+    if unread && !stop.is_set() {
+        linger(&shared).await;
+    }
+}
+
+/// Reads and drops what the client still sends after the answer that
+/// closed its connection (a `400`, a `413`, a refused `CONNECT`), until it
+/// closes its side, [`LINGER_MAX`] bytes or [`LINGER_TIME`]: closing a
+/// socket with bytes unread sends a reset, and a reset can make the client
+/// lose the answer before it has read it (nginx's `lingering_close`).
+async fn linger<I: AsyncRead + Unpin>(shared: &Shared<I>) {
+    let mut left = LINGER_MAX;
+    let dropped = std::future::poll_fn(|cx| {
+        let mut inner = shared.lock();
+        loop {
+            let n = inner.buf.len();
+            inner.buf.clear();
+            left = left.saturating_sub(n);
+            if left == 0 || !std::task::ready!(inner.poll_fill(cx)) {
+                return Poll::Ready(());
+            }
+        }
+    });
+    let _ = tokio::time::timeout(LINGER_TIME, dropped).await;
 }
 
 /// The next request head: `None` when the client closed, or the listener
