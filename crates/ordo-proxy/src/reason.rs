@@ -103,8 +103,9 @@ impl Reason {
     }
 
     /// Whether the client caused it (no route, a bad or slow request, a
-    /// body or header block too large, a `CONNECT`): such answers are never replaced by a route's
-    /// fallback, which stands in for a failing upstream.
+    /// body or header block too large, a `CONNECT`): such answers are
+    /// never replaced by a route's fallback, which stands in for a failing
+    /// upstream.
     pub const fn is_client_side(self) -> bool {
         matches!(
             self,

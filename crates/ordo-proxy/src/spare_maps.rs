@@ -8,7 +8,9 @@
 //! last, a head of a usual size costs the allocator nothing for its map.
 //! Only maps of a usual size are kept ([`MAX_KEPT_CAPACITY`] headers and
 //! values, counting repeated names), and at most [`MAX_SPARE`] of them, so
-//! a burst of large heads does not stay behind as memory.
+//! a burst of large heads does not stay behind as memory. (Values removed
+//! before a map is given back, the hop-by-hop headers, leave their room
+//! behind unseen; the listener's `max_headers` bounds it.)
 
 use std::cell::RefCell;
 
@@ -85,9 +87,10 @@ mod tests {
         assert_eq!(spare(), 0);
         give(again);
         let bigger = take(room * 2);
+        assert_eq!(spare(), 0, "the spare was taken");
         assert!(
             bigger.capacity() >= room * 2,
-            "a spare grows to the room asked for"
+            "and grown to the room asked for"
         );
     }
 
