@@ -164,6 +164,17 @@ fn the_header_block_limit_has_a_ceiling() {
 }
 
 #[test]
+fn the_header_count_limit_has_a_ceiling() {
+    let text = with_route("").replace("    routes:", "    max_headers: 1000000\n    routes:");
+    assert_eq!(
+        errors(&text),
+        "proxy.yaml:4:5: listeners[0].max_headers: 1000000 is above the maximum 10000"
+    );
+    let text = with_route("").replace("    routes:", "    max_headers: 10000\n    routes:");
+    assert_eq!(parses(&text).listeners[0].max_headers, 10_000);
+}
+
+#[test]
 fn a_listener_speaks_at_least_one_protocol() {
     let text = with_route("").replace("    routes:", "    protocols: []\n    routes:");
     assert_eq!(

@@ -35,6 +35,10 @@ use crate::validate::Problems;
 /// The most a listener's `max_header_bytes` may be (8 MiB).
 const MAX_HEADER_BYTES: u32 = 8 << 20;
 
+/// The most a listener's `max_headers` may be: parsing a head reserves a
+/// slot for each header allowed.
+const MAX_HEADERS: u32 = 10_000;
+
 /// A whole proxy: what it listens on, where it sends requests, how it
 /// reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -116,7 +120,7 @@ pub struct ListenerConfig {
     /// may buffer this much before its head is whole).
     #[serde(default = "defaults::max_header_bytes")]
     pub max_header_bytes: u32,
-    /// Most request headers; more get `431`. Default 100.
+    /// Most request headers; more get `431`. Default 100, at most 10000.
     #[serde(default = "defaults::max_headers")]
     pub max_headers: u32,
     /// Largest request body in bytes; none when absent. A request whose
@@ -274,6 +278,11 @@ impl ProxyConfig {
                 }
                 if l.max_headers == 0 {
                     p.push("max_headers", "must be at least 1");
+                } else if l.max_headers > MAX_HEADERS {
+                    p.push(
+                        "max_headers",
+                        format!("{} is above the maximum {MAX_HEADERS}", l.max_headers),
+                    );
                 }
                 if l.idle_timeout.is_zero() {
                     p.push("idle_timeout", "must be more than zero");
