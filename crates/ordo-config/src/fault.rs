@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Duration;
 use crate::proxy::HeaderMatch;
-use crate::proxy::{check_name, http_token, proxy_owned_header};
+use crate::proxy::{check_canned_body, check_canned_header, check_name, http_token};
 use crate::validate::Problems;
 
 /// Longest id, scenario name and header value a fault spec may hold.
@@ -432,8 +432,8 @@ impl AbortSpec {
             p.check(b.len() <= MAX_BODY, "body", || {
                 format!("{} bytes is over the limit of {MAX_BODY}", b.len())
             });
-            if let Some(s @ (204 | 304)) = self.status {
-                p.check(b.is_empty(), "body", || format!("a {s} answer has no body"));
+            if let Some(s) = self.status {
+                check_canned_body(p, s, b);
             }
         }
         for (name, value) in &self.headers {
@@ -442,11 +442,7 @@ impl AbortSpec {
                 &format!("headers.{name}"),
                 || "not a valid header name".to_owned(),
             );
-            p.check(
-                !proxy_owned_header(name),
-                &format!("headers.{name}"),
-                || format!("`{name}` is written by the proxy for each answer; it cannot be set"),
-            );
+            check_canned_header(p, name);
             p.check(
                 value.len() <= 4096
                     && value

@@ -18,7 +18,7 @@ pub use policy::{
     BackoffConfig, BudgetConfig, BulkheadConfig, CircuitBreakerConfig, FallbackConfig,
     LimitAlgorithm, LimitConfig, PolicyConfig, RetryConfig, RetryOn, SlowCallConfig, WindowConfig,
 };
-pub(crate) use policy::{http_token, proxy_owned_header};
+pub(crate) use policy::{check_canned_body, check_canned_header, http_token};
 pub use route::{HeaderMatch, PathMatch, RouteConfig, RouteMatch, WeightedCluster};
 pub use tcp::{TOXIC_TYPES, TcpProxyConfig, ToxicSpec};
 

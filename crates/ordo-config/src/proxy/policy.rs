@@ -472,18 +472,12 @@ impl PolicyConfig {
                     format!("{} is not a status from 200 to 599", f.status)
                 });
                 p.check(f.body.len() <= 1 << 20, "body", || "is over 1 MiB".into());
-                p.check(
-                    f.body.is_empty() || !matches!(f.status, 204 | 304),
-                    "body",
-                    || format!("a {} answer has no body", f.status),
-                );
+                check_canned_body(p, f.status, &f.body);
                 for (k, v) in &f.headers {
                     p.check(http_token(k), &format!("headers.{k}"), || {
                         format!("`{k}` is not a header name")
                     });
-                    p.check(!proxy_owned_header(k), &format!("headers.{k}"), || {
-                        format!("`{k}` is written by the proxy for each answer; it cannot be set")
-                    });
+                    check_canned_header(p, k);
                     p.check(
                         v.bytes()
                             .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80),
@@ -499,10 +493,29 @@ impl PolicyConfig {
 /// The shortest span the resilience policies measure.
 const MILLI: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// A canned answer's (a fallback's, a fault's abort) body: none on a `204`
+/// or `304`.
+pub(crate) fn check_canned_body(p: &mut Problems, status: u16, body: &str) {
+    p.check(
+        body.is_empty() || !matches!(status, 204 | 304),
+        "body",
+        || format!("a {status} answer has no body"),
+    );
+}
+
+/// A canned answer's header `name`: not one the proxy writes itself.
+pub(crate) fn check_canned_header(p: &mut Problems, name: &str) {
+    p.check(
+        !proxy_owned_header(name),
+        &format!("headers.{name}"),
+        || format!("`{name}` is written by the proxy for each answer; it cannot be set"),
+    );
+}
+
 /// Whether `name` is a header the proxy writes itself on every answer
 /// (the body's framing) or that belongs to one hop only: a canned answer
 /// (a fallback, a fault's abort) may not set it.
-pub(crate) fn proxy_owned_header(name: &str) -> bool {
+fn proxy_owned_header(name: &str) -> bool {
     const OWNED: [&str; 8] = [
         "content-length",
         "transfer-encoding",

@@ -127,14 +127,7 @@ pub(crate) async fn handle(
         Err(reason) => {
             // Not forwarded: the client's header map serves the next head.
             crate::spare_maps::give(std::mem::take(&mut parts.headers));
-            let mut resp = shared.generated(reason);
-            if let Some(id) = request_id {
-                resp.headers_mut().insert(REQUEST_ID, id.into_value());
-            }
-            if head {
-                without_body(&mut resp);
-            }
-            return resp;
+            return outgoing(shared.generated(reason), request_id, head);
         }
     };
     let method = listener.access_log.then(|| parts.method.clone());
@@ -143,7 +136,7 @@ pub(crate) async fn handle(
         .then(|| parts.headers.get(REQUEST_ID).cloned())
         .flatten();
     let path = listener.access_log.then(|| parts.uri.path().to_owned());
-    let (mut resp, info) = forward(
+    let (resp, info) = forward(
         start,
         shared,
         route,
@@ -187,6 +180,16 @@ pub(crate) async fn handle(
                 .unwrap_or("-"),
         );
     }
+    outgoing(resp, request_id, head)
+}
+
+/// What every answer gets on its way out: the request's id, and for a
+/// `HEAD`, the shape of one ([`without_body`]).
+fn outgoing(
+    mut resp: Response<ResponseBody>,
+    request_id: Option<RequestId>,
+    head: bool,
+) -> Response<ResponseBody> {
     if let Some(id) = request_id {
         resp.headers_mut().insert(REQUEST_ID, id.into_value());
     }

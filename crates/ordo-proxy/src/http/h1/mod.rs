@@ -27,9 +27,9 @@
 //! client asked for it, the request was a refused `CONNECT` or the listener
 //! stops, the connection closes after the response (what the client still
 //! sends is then read and dropped for a moment, so that a reset does not
-//! take the answer with it). A client that closes
-//! its connection while its request is in flight cancels the request (its
-//! upstream attempt included), as with hyper.
+//! take the answer with it). A client that closes its connection while its
+//! request is in flight cancels the request (its upstream attempt
+//! included), as with hyper.
 
 mod body;
 mod request;
